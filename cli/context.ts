@@ -1,0 +1,9 @@
+/** What every subcommand's action receives. @module */
+import type { CliIo } from "./io.ts";
+
+/** Shared state of one CLI run: its I/O and the exit code the action sets. */
+export interface CliContext {
+  io: CliIo;
+  /** Set by the action; `runCli` returns it. */
+  exitCode: number;
+}

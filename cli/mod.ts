@@ -1,0 +1,75 @@
+/**
+ * The `sensorstream` command line: builds the commander program from one module per
+ * subcommand and maps errors to exit codes (usage: 2, startup failure: 1).
+ * @module
+ */
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { StartupError, UsageError } from "../server/errors.ts";
+import type { CliContext } from "./context.ts";
+import { type CliIo, processIo } from "./io.ts";
+import { demoCommand } from "./demo_command.ts";
+import { serveCommand } from "./serve_command.ts";
+import { simulateCommand } from "./simulate_command.ts";
+import { tailCommand } from "./tail_command.ts";
+import { tokenCommand } from "./token_command.ts";
+
+/** Version printed by `--version`. */
+export const VERSION = "0.1.0";
+
+/** Builds the program; exported so tests can inspect help text. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command("sensorstream")
+    .description(
+      "Stream live IoT sensor readings from MQTT to browsers and terminals over WebSocket.",
+    )
+    .version(VERSION)
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout(s),
+      writeErr: (s) => ctx.io.stderr(s),
+    })
+    .exitOverride();
+  for (const make of [serveCommand, simulateCommand, tailCommand, tokenCommand, demoCommand]) {
+    const cmd = make(ctx);
+    cmd.copyInheritedSettings(program);
+    program.addCommand(cmd);
+  }
+  return program;
+}
+
+/** Runs the CLI with `args` (without the program name) and returns the exit code. */
+export async function runCli(args: string[], io?: CliIo): Promise<number> {
+  const owned = io ? undefined : processIo();
+  const ctx: CliContext = { io: io ?? owned!, exitCode: 0 };
+  try {
+    if (args.length === 0) {
+      ctx.io.stderr(buildProgram(ctx).helpInformation());
+      return 2;
+    }
+    await buildProgram(ctx).parseAsync(args, { from: "user" });
+    return ctx.exitCode;
+  } catch (error) {
+    return exitCodeFor(error, ctx.io);
+  } finally {
+    owned?.[Symbol.dispose]();
+  }
+}
+
+function exitCodeFor(error: unknown, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    // commander has already printed its message (and usage) to stderr.
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+    return 2;
+  }
+  if (error instanceof UsageError) {
+    io.stderr(`error: ${error.message}\n(run with --help for usage)\n`);
+    return 2;
+  }
+  if (error instanceof StartupError) {
+    io.stderr(`error: ${error.message}\n`);
+    return 1;
+  }
+  const e = error instanceof Error ? error : new Error(String(error));
+  io.stderr(`error: ${e.message}\n`);
+  return 1;
+}

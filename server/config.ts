@@ -1,0 +1,122 @@
+/**
+ * Server configuration: its shape, defaults, and parsing of flag/env strings with messages
+ * that say what to fix. Validated once, before anything starts.
+ * @module
+ */
+import type { LogFormat, LogLevel } from "./log.ts";
+
+/** MQTT side of the service. */
+export interface MqttConfig {
+  /** Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`); `undefined` runs the embedded broker. */
+  url: string | undefined;
+  /** Port of the embedded broker (used only when `url` is undefined). Default 1883. */
+  embeddedPort: number;
+  /** Hostname the embedded broker binds. Default 127.0.0.1. */
+  embeddedHostname: string;
+  username: string | undefined;
+  password: string | undefined;
+  /** Topic filter with one `+` level for the sensor id. Default `sensors/+/data`. */
+  topic: string;
+  /** Subscription QoS. Default 0. */
+  qos: 0 | 1 | 2;
+  /** First reconnect delay in ms; doubles up to `reconnectMaxMs`. Default 500. */
+  reconnectMinMs: number;
+  /** Longest reconnect delay in ms. Default 10000. */
+  reconnectMaxMs: number;
+}
+
+/** JWT verification settings. Neither `secret` nor `jwksUrl`: a random dev secret is generated. */
+export interface AuthConfig {
+  /** HS256 secret, at least 32 bytes. */
+  secret: string | undefined;
+  /** JWKS URL of an identity provider (RS256/ES256/EdDSA). */
+  jwksUrl: string | undefined;
+  issuer: string | undefined;
+  audience: string | undefined;
+  /** Allowed clock skew in seconds. Default 30. */
+  clockToleranceSec: number;
+}
+
+/** Bounds that keep server memory bounded whatever clients do. */
+export interface LimitsConfig {
+  /** Per-sensor throttle window in ms; 0 disables. Default 1000. */
+  rateLimitMs: number;
+  /** A client whose `bufferedAmount` exceeds this switches to latest-value mode. Default 256 KiB. */
+  maxBufferedBytes: number;
+  /** A slow client that cannot drain within this is closed with 1013. Default 30000. */
+  slowClientTimeoutMs: number;
+  /** Ping interval / idle timeout for dead peers, ms. Default 30000. */
+  idleTimeoutMs: number;
+  /** Largest client message, bytes. Default 65536. */
+  maxMessageBytes: number;
+  /** Close with 1008 after more than this many invalid messages within `errorWindowMs`. Default 20. */
+  maxErrors: number;
+  /** Window for `maxErrors`, ms. Default 10000. */
+  errorWindowMs: number;
+  /** Most concurrent clients; further upgrades get 503. Default 10000. */
+  maxClients: number;
+}
+
+/** Everything `startServer` needs. */
+export interface ServerConfig {
+  port: number;
+  hostname: string;
+  mqtt: MqttConfig;
+  auth: AuthConfig;
+  limits: LimitsConfig;
+  log: { level: LogLevel; format: LogFormat };
+}
+
+/** Defaults for every option. */
+export const DEFAULT_CONFIG: ServerConfig = {
+  port: 8000,
+  hostname: "0.0.0.0",
+  mqtt: {
+    url: undefined,
+    embeddedPort: 1883,
+    embeddedHostname: "127.0.0.1",
+    username: undefined,
+    password: undefined,
+    topic: "sensors/+/data",
+    qos: 0,
+    reconnectMinMs: 500,
+    reconnectMaxMs: 10_000,
+  },
+  auth: {
+    secret: undefined,
+    jwksUrl: undefined,
+    issuer: undefined,
+    audience: undefined,
+    clockToleranceSec: 30,
+  },
+  limits: {
+    rateLimitMs: 1_000,
+    maxBufferedBytes: 256 * 1024,
+    slowClientTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
+    maxMessageBytes: 64 * 1024,
+    maxErrors: 20,
+    errorWindowMs: 10_000,
+    maxClients: 10_000,
+  },
+  log: { level: "info", format: "pretty" },
+};
+
+/** Deeply partial config, as accepted by `startServer`. */
+export type ServerOptions = {
+  [K in keyof ServerConfig]?: ServerConfig[K] extends Record<string, unknown>
+    ? Partial<ServerConfig[K]>
+    : ServerConfig[K];
+};
+
+/** Fills defaults into partial options. Validation is `validateConfig`'s job. */
+export function withDefaults(options: ServerOptions = {}): ServerConfig {
+  return {
+    port: options.port ?? DEFAULT_CONFIG.port,
+    hostname: options.hostname ?? DEFAULT_CONFIG.hostname,
+    mqtt: { ...DEFAULT_CONFIG.mqtt, ...options.mqtt },
+    auth: { ...DEFAULT_CONFIG.auth, ...options.auth },
+    limits: { ...DEFAULT_CONFIG.limits, ...options.limits },
+    log: { ...DEFAULT_CONFIG.log, ...options.log },
+  };
+}

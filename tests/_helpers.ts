@@ -1,0 +1,228 @@
+/** Shared test helpers: real Mosquitto, free ports, bounded waits, WebSocket probes. */
+import { SignJWT } from "jose";
+import mqtt from "mqtt";
+import { type ServerMessage, ServerMessageSchema } from "../server/protocol.ts";
+
+/** A JWT secret long enough for `serve`. */
+export const TEST_SECRET = "test-secret-test-secret-test-secret-0123";
+
+/** Rejects with a clear message if `promise` does not settle within `ms`. */
+export async function within<T>(ms: number, promise: Promise<T>, what = "operation"): Promise<T> {
+  let timer: number | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `check` every 20 ms until it returns true, for at most `ms`. */
+export async function waitFor(check: () => boolean, ms = 3_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Mints an HS256 token for tests. */
+export async function mintTestToken(
+  claims: Record<string, unknown> = {},
+  options: { secret?: string; sub?: string; expiresIn?: string | number; alg?: string } = {},
+): Promise<string> {
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "HS256" })
+    .setSubject(options.sub ?? "tester").setIssuedAt();
+  if (options.expiresIn !== undefined) jwt.setExpirationTime(options.expiresIn);
+  else jwt.setExpirationTime("1h");
+  return await jwt.sign(new TextEncoder().encode(options.secret ?? TEST_SECRET));
+}
+
+/** A Mosquitto broker process on a free loopback port. */
+export interface Mosquitto extends AsyncDisposable {
+  readonly port: number;
+  readonly url: string;
+  /** Kills the broker (SIGKILL, like a crash). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port. */
+  restart(): Promise<void>;
+  /** Stops it for good. */
+  stop(): Promise<void>;
+}
+
+/** Spawns `mosquitto` on a free port and waits until it accepts connections. */
+export async function startMosquitto(port = freePort()): Promise<Mosquitto> {
+  const dir = await Deno.makeTempDir({ prefix: "sensorstream-mosq-" });
+  const conf = `${dir}/mosquitto.conf`;
+  await Deno.writeTextFile(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n`,
+  );
+  let child: Deno.ChildProcess | undefined;
+  const spawn = async () => {
+    child = new Deno.Command("mosquitto", { args: ["-c", conf], stdout: "null", stderr: "null" })
+      .spawn();
+    await waitForPort(port, 5_000);
+  };
+  const kill = async () => {
+    if (!child) return;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+    child = undefined;
+  };
+  await spawn();
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    kill,
+    restart: spawn,
+    stop: async () => {
+      await kill();
+      await Deno.remove(dir, { recursive: true });
+    },
+    async [Symbol.asyncDispose]() {
+      await kill();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Waits until something accepts TCP connections on 127.0.0.1:`port`. */
+export async function waitForPort(port: number, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (true) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`nothing listens on port ${port}`, { cause: e });
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+/** Publishes messages with a short-lived MQTT.js client. */
+export async function publish(
+  url: string,
+  messages: Array<{ topic: string; payload: string | Record<string, unknown> }>,
+): Promise<void> {
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 3_000 });
+  try {
+    for (const m of messages) {
+      const payload = typeof m.payload === "string" ? m.payload : JSON.stringify(m.payload);
+      await client.publishAsync(m.topic, payload, { qos: 1 });
+    }
+  } finally {
+    await client.endAsync();
+  }
+}
+
+/** How a probe's socket closed. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+/** A real WebSocket client that records and schema-checks everything it receives. */
+export class WsProbe implements AsyncDisposable {
+  readonly ws: WebSocket;
+  readonly messages: ServerMessage[] = [];
+  /** Raw texts that failed the protocol schema (should stay empty). */
+  readonly invalid: string[] = [];
+  readonly opened: Promise<void>;
+  readonly closed: Promise<CloseInfo>;
+  #waiters = new Set<() => void>();
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.addEventListener("open", () => resolve(), { once: true });
+      this.ws.addEventListener("error", () => reject(new Error(`cannot open ${url}`)), {
+        once: true,
+      });
+    });
+    this.opened.catch(() => {});
+    this.closed = new Promise((resolve) => {
+      this.ws.addEventListener("close", (e) => {
+        resolve({ code: e.code, reason: e.reason });
+        this.#wake();
+      }, { once: true });
+    });
+    this.ws.addEventListener("message", (e) => {
+      const text = String(e.data);
+      const parsed = ServerMessageSchema.safeParse(JSON.parse(text));
+      if (parsed.success) this.messages.push(parsed.data);
+      else this.invalid.push(text);
+      this.#wake();
+    });
+  }
+
+  #wake() {
+    for (const w of this.#waiters) w();
+  }
+
+  /** Messages of one type received so far. */
+  of<T extends ServerMessage["type"]>(type: T): Extract<ServerMessage, { type: T }>[] {
+    return this.messages.filter((m) => m.type === type) as Extract<ServerMessage, { type: T }>[];
+  }
+
+  /** Waits until `check(messages)` holds. */
+  async until(
+    check: (messages: ServerMessage[]) => boolean,
+    ms = 3_000,
+    what = "messages",
+  ): Promise<void> {
+    if (check(this.messages)) return;
+    let wake!: () => void;
+    const done = new Promise<void>((resolve) => {
+      wake = () => {
+        if (check(this.messages)) resolve();
+      };
+      this.#waiters.add(wake);
+    });
+    try {
+      await within(ms, done, `waiting for ${what}`);
+    } finally {
+      this.#waiters.delete(wake);
+    }
+  }
+
+  /** Waits for the next message of `type` after the `skip` already seen. */
+  async next<T extends ServerMessage["type"]>(
+    type: T,
+    ms = 3_000,
+  ): Promise<Extract<ServerMessage, { type: T }>> {
+    const seen = this.of(type).length;
+    await this.until(() => this.of(type).length > seen, ms, `a ${type} message`);
+    return this.of(type)[seen]!;
+  }
+
+  /** Sends a JSON message. */
+  send(message: unknown): void {
+    this.ws.send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+
+  /** Closes the socket and waits for the close to finish. */
+  async close(): Promise<CloseInfo> {
+    if (this.ws.readyState < WebSocket.CLOSING) this.ws.close(1000);
+    return await within(3_000, this.closed, "websocket close");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.opened.catch(() => {});
+    await this.close();
+  }
+}
