@@ -6,4 +6,6 @@ export interface CliContext {
   io: CliIo;
   /** Set by the action; `runCli` returns it. */
   exitCode: number;
+  /** Usage text of the subcommand being run, printed with usage errors. */
+  usage?: string;
 }

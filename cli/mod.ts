@@ -28,13 +28,23 @@ export function buildProgram(ctx: CliContext): Command {
       writeOut: (s) => ctx.io.stdout(s),
       writeErr: (s) => ctx.io.stderr(s),
     })
-    .exitOverride();
+    .exitOverride()
+    .hook("preAction", (_program, action) => {
+      ctx.usage = usageOf(action);
+    });
   for (const make of [serveCommand, simulateCommand, tailCommand, tokenCommand, demoCommand]) {
     const cmd = make(ctx);
     cmd.copyInheritedSettings(program);
+    cmd.showHelpAfterError(usageOf(cmd));
     program.addCommand(cmd);
   }
   return program;
+}
+
+/** The usage line of a subcommand and where to read more. */
+function usageOf(cmd: { name(): string; usage(): string }): string {
+  return `Usage: sensorstream ${cmd.name()} ${cmd.usage()}\n` +
+    `Run 'sensorstream ${cmd.name()} --help' for every option and examples.`;
 }
 
 /** Runs the CLI with `args` (without the program name) and returns the exit code. */
@@ -49,20 +59,20 @@ export async function runCli(args: string[], io?: CliIo): Promise<number> {
     await buildProgram(ctx).parseAsync(args, { from: "user" });
     return ctx.exitCode;
   } catch (error) {
-    return exitCodeFor(error, ctx.io);
+    return exitCodeFor(error, ctx.io, ctx.usage);
   } finally {
     owned?.[Symbol.dispose]();
   }
 }
 
-function exitCodeFor(error: unknown, io: CliIo): number {
+function exitCodeFor(error: unknown, io: CliIo, usage: string | undefined): number {
   if (error instanceof CommanderError) {
     // commander has already printed its message (and usage) to stderr.
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
     return 2;
   }
   if (error instanceof UsageError) {
-    io.stderr(`error: ${error.message}\n(run with --help for usage)\n`);
+    io.stderr(`error: ${error.message}\n${usage ?? "(run with --help for usage)"}\n`);
     return 2;
   }
   if (error instanceof StartupError) {

@@ -1,11 +1,265 @@
-/** `simulate` subcommand (placeholder until implemented). @module */
-import { Command } from "@commander-js/extra-typings";
+/**
+ * `simulate`: flags and environment -> `runSimulator`, with a one-line live status on a
+ * terminal and plain log lines otherwise.
+ * @module
+ */
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { UsageError } from "../server/errors.ts";
+import { createLogger, type Logger, type LogLevel } from "../server/log.ts";
+import { DEFAULT_SENSORS, DEFAULT_TOPIC, topicFilterProblem } from "../server/protocol.ts";
+import {
+  normalizeMqttUrl,
+  runSimulator,
+  type SimulatorStatus,
+  type SimulatorSummary,
+} from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
+import type { CliIo } from "./io.ts";
+import {
+  intInRange,
+  parseDuration,
+  parseNonNegative,
+  parsePort,
+  parseSensorList,
+} from "./parse.ts";
+
+const DEFAULT_MQTT_URL = "mqtt://localhost:1883";
+/** Plain progress lines when stdout is not a terminal, ms. */
+const SUMMARY_EVERY_MS = 10_000;
+/** Live status redraws on a terminal, ms. */
+const REDRAW_EVERY_MS = 250;
+
+function positiveDuration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new InvalidArgumentError(`'${text}' must be longer than 0`);
+  return ms;
+}
+
+function positiveNumber(text: string): number {
+  const n = parseNonNegative(text);
+  if (n === 0) throw new InvalidArgumentError(`'${text}' must be greater than 0`);
+  return n;
+}
+
+function ratio(text: string): number {
+  const n = parseNonNegative(text);
+  if (n > 1) throw new InvalidArgumentError(`'${text}' is not a ratio from 0 to 1 (e.g. 0.05)`);
+  return n;
+}
+
+function topicFilter(text: string): string {
+  const problem = topicFilterProblem(text);
+  if (problem) throw new InvalidArgumentError(`'${text}' ${problem}`);
+  return text;
+}
+
+function time(text: string): number {
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) {
+    throw new InvalidArgumentError(`'${text}' is not a time; use ISO 8601, e.g. 2024-06-01T00:00Z`);
+  }
+  return t;
+}
+
+/** Broker URL from the flag, else `MQTT_BROKER_URL` (+ `MQTT_BROKER_PORT` for a bare host). */
+function brokerUrl(flag: string | undefined, io: CliIo): string {
+  const raw = flag ?? io.env("MQTT_BROKER_URL") ?? DEFAULT_MQTT_URL;
+  const from = flag !== undefined ? "--mqtt-url" : "MQTT_BROKER_URL";
+  try {
+    const envPort = io.env("MQTT_BROKER_PORT");
+    return normalizeMqttUrl(raw, envPort === undefined ? undefined : parsePort(envPort));
+  } catch (error) {
+    throw new UsageError(`${from}: ${(error as Error).message}`, { cause: error });
+  }
+}
 
 /** Builds the `simulate` subcommand. */
 export function simulateCommand(ctx: CliContext): Command {
-  return new Command("simulate").description("not implemented yet").action(() => {
-    ctx.io.stderr("simulate: not implemented yet\n");
-    ctx.exitCode = 1;
-  });
+  return new Command("simulate")
+    .description("Publish realistic sensor readings to an MQTT broker (for demos and load tests).")
+    .option(
+      "--mqtt-url <url>",
+      `broker URL or host [env: MQTT_BROKER_URL] (default: ${DEFAULT_MQTT_URL})`,
+    )
+    .option("--mqtt-username <user>", "MQTT username [env: MQTT_USERNAME]")
+    .option("--mqtt-password <password>", "MQTT password [env: MQTT_PASSWORD]")
+    .addOption(
+      new Option("--sensors <ids>", "comma-separated sensor ids").argParser(parseSensorList)
+        .default([...DEFAULT_SENSORS], DEFAULT_SENSORS.join(",")),
+    )
+    .option(
+      "--topic <filter>",
+      "topic filter; '+' is replaced by the sensor id",
+      topicFilter,
+      DEFAULT_TOPIC,
+    )
+    .addOption(
+      new Option("--interval <duration>", "time between readings of each sensor (default: 1s)")
+        .argParser(positiveDuration).conflicts("rate"),
+    )
+    .option("--rate <n>", "messages per second over all sensors", positiveNumber)
+    .option("--count <n>", "stop after n messages in total", intInRange(1, Number.MAX_SAFE_INTEGER))
+    .option("--duration <duration>", "stop after this long (e.g. 30s, 5m)", positiveDuration)
+    .option("--invalid-ratio <ratio>", "share of malformed payloads, 0 to 1", ratio, 0)
+    .option(
+      "--seed <n>",
+      "seed for reproducible readings (default: random, logged)",
+      intInRange(0, 2 ** 32 - 1),
+    )
+    .option(
+      "--time-scale <factor>",
+      "simulated time runs this much faster (1440 = a day per minute)",
+      positiveNumber,
+      1,
+    )
+    .option("--start <time>", "simulated time of the first reading (default: now)", time)
+    .addOption(
+      new Option("--qos <qos>", "publish QoS").choices(["0", "1"] as const).default("0" as const),
+    )
+    .addOption(
+      new Option("--connect-timeout <duration>", "give up when the broker is unreachable this long")
+        .argParser(positiveDuration).default(10_000, "10s"),
+    )
+    .option("-q, --quiet", "no progress output (warnings and errors only)")
+    .addHelpText(
+      "after",
+      `
+Readings follow a day/night cycle: temperature and light rise by day (light is 0 at night),
+humidity moves against temperature, soil moisture dries slowly and jumps up when irrigated.
+
+Examples:
+  $ sensorstream simulate                                 # V1..V5, one reading each per second
+  $ sensorstream simulate --sensors V1,V2 --interval 200ms --time-scale 1440
+  $ sensorstream simulate --rate 500 --duration 1m --invalid-ratio 0.05   # load test
+  $ sensorstream simulate --count 100 --seed 42 --start 2024-06-01T00:00Z --qos 1   # replayable
+  $ MQTT_BROKER_URL=broker.local sensorstream simulate     # bare host = mqtt://broker.local:1883`,
+    )
+    .action(async (flags) => {
+      const io = ctx.io;
+      const view = new ProgressView(io, {
+        quiet: flags.quiet === true,
+        showClock: flags.timeScale !== 1 || flags.start !== undefined,
+      });
+      const logger = createLogger({
+        level: flags.quiet ? "warn" : "info",
+        write: (line, level) => view.log(line, level),
+      });
+      view.logger = logger;
+      let summary: SimulatorSummary;
+      try {
+        summary = await runSimulator({
+          mqttUrl: brokerUrl(flags.mqttUrl, io),
+          username: flags.mqttUsername ?? io.env("MQTT_USERNAME"),
+          password: flags.mqttPassword ?? io.env("MQTT_PASSWORD"),
+          sensors: flags.sensors,
+          topic: flags.topic,
+          intervalMs: flags.rate === undefined ? flags.interval ?? 1_000 : undefined,
+          ratePerSec: flags.rate,
+          count: flags.count,
+          durationMs: flags.duration,
+          invalidRatio: flags.invalidRatio,
+          seed: flags.seed,
+          timeScale: flags.timeScale,
+          startTime: flags.start,
+          qos: flags.qos === "1" ? 1 : 0,
+          connectTimeoutMs: flags.connectTimeout,
+          signal: io.signal,
+        }, { logger, onStatus: (s) => view.update(s) });
+      } catch (error) {
+        if (error instanceof RangeError) throw new UsageError(error.message, { cause: error });
+        throw error;
+      } finally {
+        view.stop();
+      }
+      logger.info(summaryText(summary), { seed: summary.seed });
+      ctx.exitCode = 0;
+    }) as unknown as Command;
+}
+
+/** `published 20 (3 invalid) in 1.2 s` (+ lost messages, when any). */
+function summaryText(s: SimulatorStatus | SimulatorSummary): string {
+  const extra = [`${s.invalid} invalid`, ...(s.failed > 0 ? [`${s.failed} lost`] : [])];
+  return `published ${s.published} (${extra.join(", ")}) in ${(s.elapsedMs / 1000).toFixed(1)} s`;
+}
+
+/** Live `\r` status line on a terminal; a summary log line every 10 s otherwise. */
+class ProgressView {
+  logger: Logger | undefined;
+  readonly #io: CliIo;
+  #live: boolean;
+  /** Show the simulated time (when it differs from the wall clock). */
+  readonly #showClock: boolean;
+  #status: SimulatorStatus | undefined;
+  #drawn = false;
+  #samples: Array<{ at: number; published: number }> = [];
+  readonly #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(io: CliIo, options: { quiet: boolean; showClock: boolean }) {
+    const quiet = options.quiet;
+    this.#io = io;
+    this.#showClock = options.showClock;
+    this.#live = io.isTerminal && !quiet;
+    if (this.#live) this.#timer = setInterval(() => this.#draw(), REDRAW_EVERY_MS);
+    else if (!quiet) {
+      this.#timer = setInterval(() => {
+        if (this.#status?.broker === "connected") {
+          this.logger?.info(summaryText(this.#status), {
+            rate: `${this.#measureRate(SUMMARY_EVERY_MS)}/s`,
+          });
+        }
+      }, SUMMARY_EVERY_MS);
+    }
+  }
+
+  /** Takes the latest status; redraws at once when the broker state changed. */
+  update(status: SimulatorStatus): void {
+    const changed = status.broker !== this.#status?.broker;
+    this.#status = status;
+    if (changed) this.#draw();
+  }
+
+  /** Writes a log line (to stderr) without tearing the live line. */
+  log(line: string, _level: LogLevel): void {
+    this.#clear();
+    this.#io.stderr(line + "\n");
+    this.#draw();
+  }
+
+  /** Stops redrawing and clears the live line. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#clear();
+    this.#live = false;
+  }
+
+  /** Messages per second over about the last `windowMs`. */
+  #measureRate(windowMs: number): string {
+    const at = performance.now();
+    const published = this.#status?.published ?? 0;
+    this.#samples.push({ at, published });
+    // Keep the newest sample that is at least a window old as the anchor.
+    while (this.#samples.length > 2 && at - this.#samples[1]!.at >= windowMs) this.#samples.shift();
+    const first = this.#samples[0]!;
+    const rate = at > first.at ? ((published - first.published) * 1_000) / (at - first.at) : 0;
+    return rate.toFixed(1);
+  }
+
+  #draw(): void {
+    if (!this.#live || !this.#status) return;
+    const s = this.#status;
+    const rate = this.#measureRate(1_000);
+    const clock = this.#showClock && s.simulatedTime !== undefined
+      ? `  sim ${new Date(s.simulatedTime).toISOString().slice(0, 16).replace("T", " ")}Z`
+      : "";
+    const line = `published ${s.published} (${s.invalid} invalid)  ${rate} msg/s  ` +
+      `broker: ${s.broker}${clock}`;
+    this.#io.stdout(`\r\x1b[K${line.slice(0, (this.#io.columns ?? 200) - 1)}`);
+    this.#drawn = true;
+  }
+
+  #clear(): void {
+    if (!this.#drawn) return;
+    this.#io.stdout("\r\x1b[K");
+    this.#drawn = false;
+  }
 }

@@ -3,7 +3,13 @@
  * that say what to fix. Validated once, before anything starts.
  * @module
  */
-import type { LogFormat, LogLevel } from "./log.ts";
+import { UsageError } from "./errors.ts";
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+import { normalizeBrokerUrl } from "./broker_url.ts";
+import { topicFilterProblem } from "./protocol.ts";
+import { MIN_SECRET_BYTES } from "./token.ts";
+
+export { normalizeBrokerUrl };
 
 /** MQTT side of the service. */
 export interface MqttConfig {
@@ -104,8 +110,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
 
 /** Deeply partial config, as accepted by `startServer`. */
 export type ServerOptions = {
-  [K in keyof ServerConfig]?: ServerConfig[K] extends Record<string, unknown>
-    ? Partial<ServerConfig[K]>
+  [K in keyof ServerConfig]?: ServerConfig[K] extends object ? Partial<ServerConfig[K]>
     : ServerConfig[K];
 };
 
@@ -119,4 +124,127 @@ export function withDefaults(options: ServerOptions = {}): ServerConfig {
     limits: { ...DEFAULT_CONFIG.limits, ...options.limits },
     log: { ...DEFAULT_CONFIG.log, ...options.log },
   };
+}
+
+/** Option names as the user sets them: flag / env var (config path when there is no flag). */
+const OPTION = {
+  port: "--port / PORT",
+  hostname: "--hostname / HOST",
+  embeddedPort: "--mqtt-port / MQTT_BROKER_PORT",
+  username: "--mqtt-username / MQTT_USERNAME",
+  password: "--mqtt-password / MQTT_PASSWORD",
+  topic: "--topic / MQTT_TOPIC",
+  qos: "--qos / MQTT_QOS",
+  rateLimit: "--rate-limit / WEBSOCKET_RATE_LIMIT_SECONDS",
+  secret: "--jwt-secret / JWT_SECRET",
+  jwks: "--jwks-url / JWT_JWKS_URL",
+  issuer: "--jwt-issuer / JWT_ISSUER",
+  audience: "--jwt-audience / JWT_AUDIENCE",
+  maxBuffered: "--max-buffered-bytes / WS_MAX_BUFFERED_BYTES",
+  slowClient: "--slow-client-timeout / WS_SLOW_CLIENT_TIMEOUT_SECONDS",
+  idle: "--idle-timeout / WS_IDLE_TIMEOUT_SECONDS",
+  maxClients: "--max-clients / WS_MAX_CLIENTS",
+  logLevel: "--log-level / LOG_LEVEL",
+  logFormat: "--log-format / LOG_FORMAT",
+} as const;
+
+const shown = (v: unknown) => typeof v === "string" ? `'${v}'` : String(v);
+const fail = (option: string, value: string, allowed: string) =>
+  new UsageError(`${option} is ${value}; ${allowed}`);
+
+function port(option: string, v: number): void {
+  if (Number.isInteger(v) && v >= 0 && v <= 65_535) return;
+  throw fail(option, shown(v), "use a whole number from 0 to 65535 (0 = any free port)");
+}
+function count(option: string, v: number, unit = ""): void {
+  if (!Number.isInteger(v) || v < 1) throw fail(option, shown(v), `use a whole number${unit} >= 1`);
+}
+/** Durations held in ms; flags take seconds, so a flagged option shows and asks for seconds. */
+function duration(option: string, ms: number, min: ">= 0" | "> 0", note = ""): void {
+  if (Number.isFinite(ms) && (ms > 0 || (min === ">= 0" && ms === 0))) return;
+  const flagged = option.startsWith("--");
+  const value = typeof ms !== "number" ? shown(ms) : flagged ? `${ms / 1000} s` : `${ms} ms`;
+  throw fail(option, value, `use a number of ${flagged ? "seconds" : "ms"} ${min}${note}`);
+}
+function text(option: string, v: string | undefined, unset: string): void {
+  if (v !== undefined && (typeof v !== "string" || v.trim() === "")) {
+    throw fail(option, "empty", `give a value, or ${unset}`);
+  }
+}
+
+/**
+ * Checks every field and returns the config with the broker URL normalized. Throws
+ * `UsageError` naming the option (flag / env var), the value (never a secret) and what is allowed.
+ */
+export function validateConfig(config: ServerConfig): ServerConfig {
+  const { mqtt, auth, limits, log } = config;
+  port(OPTION.port, config.port);
+  text(OPTION.hostname, config.hostname ?? "", "leave it unset to bind 0.0.0.0");
+  port(OPTION.embeddedPort, mqtt.embeddedPort);
+  text("mqtt.embeddedHostname", mqtt.embeddedHostname ?? "", "leave it unset to bind 127.0.0.1");
+  const url = mqtt.url === undefined ? undefined : normalizeBrokerUrl(mqtt.url, mqtt.embeddedPort);
+  if (mqtt.password !== undefined && !mqtt.username) {
+    throw fail(OPTION.password, "set without a username", `also set ${OPTION.username}`);
+  }
+  const topicProblem = typeof mqtt.topic === "string"
+    ? topicFilterProblem(mqtt.topic)
+    : "must be a string";
+  if (topicProblem) {
+    throw fail(OPTION.topic, shown(mqtt.topic), `it ${topicProblem} (e.g. sensors/+/data)`);
+  }
+  if (![0, 1, 2].includes(mqtt.qos)) throw fail(OPTION.qos, shown(mqtt.qos), "use 0, 1 or 2");
+  duration("mqtt.reconnectMinMs", mqtt.reconnectMinMs, "> 0");
+  duration("mqtt.reconnectMaxMs", mqtt.reconnectMaxMs, "> 0");
+  if (mqtt.reconnectMaxMs < mqtt.reconnectMinMs) {
+    throw fail("mqtt.reconnectMaxMs", `${mqtt.reconnectMaxMs} ms`, "use >= mqtt.reconnectMinMs");
+  }
+
+  if (auth.secret !== undefined) {
+    // Only the length is ever shown: the secret must not reach logs or terminals.
+    const bytes = new TextEncoder().encode(String(auth.secret)).length;
+    if (bytes < MIN_SECRET_BYTES) {
+      throw fail(
+        OPTION.secret,
+        `${bytes} bytes`,
+        `use at least ${MIN_SECRET_BYTES} (e.g. JWT_SECRET=$(openssl rand -hex 32)), or unset ` +
+          `it to run in development mode with a random secret`,
+      );
+    }
+  }
+  if (auth.jwksUrl !== undefined && auth.secret !== undefined) {
+    throw new UsageError(
+      `${OPTION.secret} and ${OPTION.jwks} are both set; use one: the secret for HS256 tokens ` +
+        `you mint, or your identity provider's JWKS URL`,
+    );
+  }
+  if (auth.jwksUrl !== undefined && !/^https?:\/\/[^/?#\s]+/.test(String(auth.jwksUrl))) {
+    throw fail(
+      OPTION.jwks,
+      shown(auth.jwksUrl),
+      "use an http(s) URL, e.g. https://auth.example.com/.well-known/jwks.json",
+    );
+  }
+  text(OPTION.issuer, auth.issuer, "unset it to accept any issuer");
+  text(OPTION.audience, auth.audience, "unset it to accept any audience");
+  if (!Number.isFinite(auth.clockToleranceSec) || auth.clockToleranceSec < 0) {
+    throw fail("auth.clockToleranceSec", shown(auth.clockToleranceSec), "use seconds >= 0");
+  }
+
+  duration(OPTION.rateLimit, limits.rateLimitMs, ">= 0", " (0 turns the throttle off)");
+  count(OPTION.maxBuffered, limits.maxBufferedBytes, " of bytes");
+  duration(OPTION.slowClient, limits.slowClientTimeoutMs, ">= 0");
+  duration(OPTION.idle, limits.idleTimeoutMs, "> 0");
+  count("limits.maxMessageBytes", limits.maxMessageBytes, " of bytes");
+  count("limits.maxErrors", limits.maxErrors);
+  duration("limits.errorWindowMs", limits.errorWindowMs, "> 0");
+  count(OPTION.maxClients, limits.maxClients);
+
+  if (!LOG_LEVELS.includes(log.level)) {
+    throw fail(OPTION.logLevel, shown(log.level), `use one of ${LOG_LEVELS.join(", ")}`);
+  }
+  if (log.format !== "pretty" && log.format !== "json") {
+    throw fail(OPTION.logFormat, shown(log.format), "use pretty or json");
+  }
+  const normalized = { ...mqtt, url };
+  return { ...config, mqtt: normalized, auth: { ...auth }, limits: { ...limits }, log: { ...log } };
 }

@@ -148,10 +148,13 @@ export const BridgeStatusSchema = envelope(
 export const SensorReadingSchema = envelope("sensor_reading", SensorReadingDataSchema);
 /** Reply to `ping`. */
 export const PongSchema = envelope("pong", z.object({}));
-/** Reply to `subscribe` / `unsubscribe`: what the client now receives (`null` = all it may see). */
+/**
+ * Reply to `subscribe` / `unsubscribe`: what the client now receives. `sensors: null` means
+ * every sensor it may see except those in `excluded`.
+ */
 export const SubscriptionsSchema = envelope(
   "subscriptions",
-  z.object({ sensors: z.array(sensorId).nullable() }),
+  z.object({ sensors: z.array(sensorId).nullable(), excluded: z.array(sensorId) }),
 );
 /** A client message the server could not accept. */
 export const ErrorMessageSchema = envelope(

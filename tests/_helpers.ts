@@ -8,7 +8,7 @@ export const TEST_SECRET = "test-secret-test-secret-test-secret-0123";
 
 /** Rejects with a clear message if `promise` does not settle within `ms`. */
 export async function within<T>(ms: number, promise: Promise<T>, what = "operation"): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
   });
@@ -144,7 +144,10 @@ export class WsProbe implements AsyncDisposable {
   readonly invalid: string[] = [];
   readonly opened: Promise<void>;
   readonly closed: Promise<CloseInfo>;
+  /** True once the close event has fired. */
+  isClosed = false;
   #waiters = new Set<() => void>();
+  #cursor = new Map<string, number>();
 
   constructor(url: string) {
     this.ws = new WebSocket(url);
@@ -157,6 +160,7 @@ export class WsProbe implements AsyncDisposable {
     this.opened.catch(() => {});
     this.closed = new Promise((resolve) => {
       this.ws.addEventListener("close", (e) => {
+        this.isClosed = true;
         resolve({ code: e.code, reason: e.reason });
         this.#wake();
       }, { once: true });
@@ -200,14 +204,15 @@ export class WsProbe implements AsyncDisposable {
     }
   }
 
-  /** Waits for the next message of `type` after the `skip` already seen. */
+  /** Waits for the next message of `type` not yet returned by `next` (in arrival order). */
   async next<T extends ServerMessage["type"]>(
     type: T,
     ms = 3_000,
   ): Promise<Extract<ServerMessage, { type: T }>> {
-    const seen = this.of(type).length;
-    await this.until(() => this.of(type).length > seen, ms, `a ${type} message`);
-    return this.of(type)[seen]!;
+    const cursor = this.#cursor.get(type) ?? 0;
+    await this.until(() => this.of(type).length > cursor, ms, `a ${type} message`);
+    this.#cursor.set(type, cursor + 1);
+    return this.of(type)[cursor]!;
   }
 
   /** Sends a JSON message. */

@@ -1,0 +1,69 @@
+/**
+ * `deno task compile`: builds dist/sensorstream, one executable with every subcommand and
+ * narrow permissions baked in. `deno compile` needs Deno's slim runtime (denort): it downloads
+ * it on first use, or takes a local copy from DENORT_BIN on machines without internet access.
+ */
+
+/** Permissions baked into the binary: network (server, broker, clients), env (config), sys info. */
+export const COMPILE_PERMISSIONS = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-sys=hostname,osRelease,networkInterfaces",
+];
+
+/** Where the runtime would be cached after a successful download, or undefined if unknown. */
+export function cachedDenortPath(): string | undefined {
+  const dir = Deno.env.get("DENO_DIR") ??
+    (Deno.env.get("HOME") ? `${Deno.env.get("HOME")}/.cache/deno` : undefined);
+  if (!dir) return undefined;
+  const target = `${Deno.build.arch}-${
+    Deno.build.os === "linux"
+      ? "unknown-linux-gnu"
+      : Deno.build.target.split("-").slice(1).join("-")
+  }`;
+  return `${dir}/dl/release/v${Deno.version.deno}/denort-${target}.zip`;
+}
+
+/** Why `deno compile` cannot run here, or undefined when a runtime is available. */
+export function denortUnavailableReason(): string | undefined {
+  const bin = Deno.env.get("DENORT_BIN");
+  if (bin) {
+    try {
+      return Deno.statSync(bin).isFile ? undefined : `DENORT_BIN=${bin} is not a file`;
+    } catch {
+      return `DENORT_BIN=${bin} does not exist`;
+    }
+  }
+  const cached = cachedDenortPath();
+  if (cached) {
+    try {
+      if (Deno.statSync(cached).isFile) return undefined;
+    } catch { /* not cached */ }
+  }
+  return "denort (Deno's slim runtime) is not cached and DENORT_BIN is unset";
+}
+
+if (import.meta.main) {
+  const out = Deno.args[0] ?? "dist/sensorstream";
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["compile", ...COMPILE_PERMISSIONS, "--output", out, "main.ts"],
+    stdout: "inherit",
+    stderr: "piped",
+  }).spawn();
+  const { code, stderr } = await child.output();
+  const text = new TextDecoder().decode(stderr);
+  const write = (s: string) => Deno.stderr.writeSync(new TextEncoder().encode(s));
+  if (code !== 0) {
+    write(text.split("\nStack backtrace:")[0] + "\n");
+    if (/dl\.deno\.land|denort|dns error|Setting up base binary/i.test(text)) {
+      write(
+        "\nerror: deno compile could not get denort, Deno's slim runtime, which it downloads on " +
+          "first use.\nOn a machine without internet access, copy denort for Deno " +
+          `${Deno.version.deno} (denort-<target>.zip from the Deno release, unzipped) here ` +
+          "and run:\n  DENORT_BIN=/path/to/denort deno task compile\n",
+      );
+    }
+    Deno.exit(1);
+  }
+  write(`built ${out}\n`);
+}

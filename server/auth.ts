@@ -1,0 +1,162 @@
+/**
+ * Token verification: HS256 with a shared secret, or an identity provider's keys from a JWKS
+ * URL. Every refusal is an {@link AuthError} whose `code` is the close reason sent to the client.
+ * @module
+ */
+import {
+  createRemoteJWKSet,
+  errors,
+  type JWTPayload,
+  jwtVerify,
+  type JWTVerifyOptions,
+} from "jose";
+import type { AuthConfig } from "./config.ts";
+import { AuthError, UsageError } from "./errors.ts";
+import { SENSOR_ID_PATTERN } from "./protocol.ts";
+import { MIN_SECRET_BYTES } from "./token.ts";
+
+/** What a verified token grants. */
+export interface Claims {
+  /** Subject (`sub`); `""` when the token has none. */
+  sub: string;
+  /** Sensor ids the client may see (`sensors` claim); `null` = all. */
+  sensors: ReadonlySet<string> | null;
+  /** Expiry (`exp`) in ms since the epoch; `undefined` when the token does not expire. */
+  expiresAt: number | undefined;
+}
+
+/** Checks tokens; built once from the auth config. */
+export interface Verifier {
+  /** `secret` for HS256, `jwks` for keys fetched from an identity provider. */
+  readonly mode: "secret" | "jwks";
+  /** Resolves to the token's claims, or rejects with an {@link AuthError}. */
+  verify(token: string | null | undefined): Promise<Claims>;
+}
+
+/** Asymmetric algorithms accepted from a JWKS; never `none` nor HMAC (its key would be public). */
+export const JWKS_ALGORITHMS: readonly string[] = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "ES256",
+  "ES384",
+  "EdDSA",
+];
+
+/**
+ * Builds a verifier for `auth`, which must set exactly one of `secret` and `jwksUrl`.
+ * Throws `UsageError` for a secret under 32 bytes or a JWKS URL that is not http(s).
+ */
+export function createVerifier(auth: AuthConfig, options: { now?: () => number } = {}): Verifier {
+  const hasSecret = auth.secret !== undefined;
+  const hasJwks = auth.jwksUrl !== undefined;
+  if (hasSecret === hasJwks) {
+    throw new TypeError(
+      `createVerifier needs exactly one of auth.secret and auth.jwksUrl; got ${
+        hasSecret ? "both" : "neither"
+      }`,
+    );
+  }
+  const now = options.now ?? Date.now;
+  let check: (token: string, options: JWTVerifyOptions) => Promise<JWTPayload>;
+  if (auth.secret !== undefined) {
+    const key = new TextEncoder().encode(auth.secret);
+    if (key.length < MIN_SECRET_BYTES) {
+      throw new UsageError(
+        `JWT_SECRET is ${key.length} bytes; use at least ${MIN_SECRET_BYTES} ` +
+          `(e.g. JWT_SECRET=$(openssl rand -hex 32))`,
+      );
+    }
+    check = async (token, o) => (await jwtVerify(token, key, o)).payload;
+  } else {
+    const keys = createRemoteJWKSet(jwksUrlOf(auth.jwksUrl!));
+    check = async (token, o) => (await jwtVerify(token, keys, o)).payload;
+  }
+  const mode = auth.secret !== undefined ? "secret" : "jwks";
+  const algorithms = mode === "secret" ? ["HS256"] : [...JWKS_ALGORITHMS];
+
+  return {
+    mode,
+    async verify(token) {
+      if (token === null || token === undefined || token === "") {
+        throw new AuthError("missing token", "missing token: none was given (?token=JWT)");
+      }
+      let payload: JWTPayload;
+      try {
+        payload = await check(token, {
+          algorithms,
+          issuer: auth.issuer,
+          audience: auth.audience,
+          clockTolerance: auth.clockToleranceSec,
+          currentDate: new Date(now()),
+        });
+      } catch (error) {
+        throw refusal(error, mode);
+      }
+      return claimsOf(payload);
+    },
+  };
+}
+
+function jwksUrlOf(value: string): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch { /* reported below */ }
+  if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    throw new UsageError(
+      `JWT_JWKS_URL '${value}' is not an http(s) URL; use the identity provider's JWKS ` +
+        `endpoint, e.g. https://auth.example.com/.well-known/jwks.json`,
+    );
+  }
+  return url;
+}
+
+/** Maps a jose failure to the client-facing code; the message is for the operator's log. */
+function refusal(error: unknown, mode: "secret" | "jwks"): AuthError {
+  if (error instanceof AuthError) return error;
+  if (error instanceof errors.JWTExpired) {
+    return new AuthError("token expired", "token expired: its exp is in the past", {
+      cause: error,
+    });
+  }
+  let why: string;
+  if (error instanceof errors.JWKSTimeout) why = "the JWKS endpoint did not answer in time";
+  else if (error instanceof errors.JWKSNoMatchingKey) {
+    why = "no key in the JWKS matches its kid/alg";
+  } else if (error instanceof errors.JOSEAlgNotAllowed) {
+    why = `its alg is not accepted in ${mode} mode`;
+  } else if (error instanceof errors.JWSSignatureVerificationFailed) why = "bad signature";
+  else if (error instanceof errors.JOSEError) why = error.message;
+  else if (error instanceof TypeError && mode === "jwks") {
+    why = `cannot fetch the JWKS: ${error.message}`;
+  } else why = error instanceof Error ? error.message : String(error);
+  return new AuthError("invalid token", `invalid token: ${why}`, { cause: error });
+}
+
+function claimsOf(payload: JWTPayload): Claims {
+  const { sub, exp } = payload;
+  const sensors: unknown = payload["sensors"];
+  if (sub !== undefined && typeof sub !== "string") {
+    throw new AuthError("invalid token", "invalid token: sub claim is not a string");
+  }
+  let allowed: Set<string> | null = null;
+  if (sensors !== undefined) {
+    if (
+      !Array.isArray(sensors) ||
+      !sensors.every((s) => typeof s === "string" && SENSOR_ID_PATTERN.test(s))
+    ) {
+      throw new AuthError(
+        "invalid token",
+        "invalid token: sensors claim must be an array of sensor ids (letters, digits, '_', '-')",
+      );
+    }
+    allowed = new Set(sensors as string[]);
+  }
+  return {
+    sub: sub ?? "",
+    sensors: allowed,
+    expiresAt: typeof exp === "number" ? exp * 1000 : undefined,
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * The MQTT side: subscribe to the sensor topic, validate each message, throttle per sensor
+ * and hand each surviving reading, serialized once, to the caller. Reconnects with backoff.
+ * @module
+ */
+import mqtt, { type MqttClient } from "mqtt";
+import type { MqttConfig } from "./config.ts";
+import { type Logger, silentLogger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import type { SensorReadingMessage } from "./protocol.ts";
+import { parseReading } from "./reading.ts";
+import { type Clock, systemClock, Throttle } from "./throttle.ts";
+
+/** A reading leaving the bridge: the message, its JSON text and when MQTT delivered it. */
+export interface OutgoingReading {
+  sensorId: string;
+  message: SensorReadingMessage;
+  text: string;
+  receivedAt: number;
+}
+
+/** Options of {@link startBridge}. */
+export interface BridgeOptions {
+  /** Broker URL to connect to (the embedded broker's when none is configured). */
+  url: string;
+  mqtt: MqttConfig;
+  /** Per-sensor throttle window, ms; 0 disables. */
+  rateLimitMs: number;
+  metrics: Metrics;
+  logger?: Logger;
+  clock?: Clock;
+  /** Called once per reading that passes validation and the throttle. */
+  onReading(reading: OutgoingReading): void;
+  /** Called when the broker link goes up or down. */
+  onStatus(connected: boolean): void;
+}
+
+/** A running bridge. */
+export interface Bridge {
+  /** Whether the broker link is up. */
+  readonly connected: boolean;
+  /** Latest valid reading per sensor (including ones the throttle still holds). */
+  latest(): Iterable<SensorReadingMessage>;
+  /** Unsubscribes and disconnects; pending throttled readings are dropped. */
+  close(): Promise<void>;
+}
+
+/** Most sensors whose last reading is remembered; oldest forgotten first. */
+const MAX_REMEMBERED_SENSORS = 10_000;
+/** Invalid-payload log lines: at most one per reason per this many ms. */
+const INVALID_LOG_INTERVAL_MS = 10_000;
+
+/** Connects to the broker (in the background: a broker that is down is retried). */
+export function startBridge(options: BridgeOptions): Bridge {
+  const { metrics, mqtt: cfg } = options;
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
+  const latest = new Map<string, SensorReadingMessage>();
+  const lastInvalidLog = new Map<string, { at: number; suppressed: number }>();
+  let connected = false;
+  let closed = false;
+
+  const throttle = new Throttle<{ message: SensorReadingMessage; receivedAt: number }>(
+    options.rateLimitMs,
+    (sensorId, { message, receivedAt }) => {
+      options.onReading({ sensorId, message, text: JSON.stringify(message), receivedAt });
+    },
+    clock,
+  );
+
+  const client: MqttClient = mqtt.connect(options.url, {
+    username: cfg.username,
+    password: cfg.password,
+    clientId: `sensorstream-${crypto.randomUUID().slice(0, 8)}`,
+    clean: true,
+    reconnectPeriod: cfg.reconnectMinMs,
+    connectTimeout: 5_000,
+    resubscribe: true,
+  });
+
+  const setStatus = (up: boolean) => {
+    if (up === connected) return;
+    connected = up;
+    options.onStatus(up);
+  };
+
+  client.on("connect", () => {
+    client.options.reconnectPeriod = cfg.reconnectMinMs;
+    metrics.mqttConnects++;
+    client.subscribe(cfg.topic, { qos: cfg.qos }, (error) => {
+      if (error) {
+        logger.error("mqtt subscribe failed", { topic: cfg.topic, error });
+        return;
+      }
+      logger.info("mqtt connected", { url: redactUrl(options.url), topic: cfg.topic });
+      setStatus(true);
+    });
+  });
+  client.on("close", () => {
+    if (connected) logger.warn("mqtt disconnected", { url: redactUrl(options.url) });
+    setStatus(false);
+    // Exponential backoff: MQTT.js reads reconnectPeriod before each retry.
+    client.options.reconnectPeriod = Math.min(
+      (client.options.reconnectPeriod ?? cfg.reconnectMinMs) * 2,
+      cfg.reconnectMaxMs,
+    );
+  });
+  client.on("error", (error) => {
+    if (closed) return;
+    logger.warn("mqtt connection failed", {
+      url: redactUrl(options.url),
+      error: error.message,
+      retryInMs: client.options.reconnectPeriod,
+    });
+  });
+
+  client.on("message", (topic, payload) => {
+    const receivedAt = clock.now();
+    metrics.mqttReceived++;
+    const parsed = parseReading(topic, payload, { topicFilter: cfg.topic, receivedAt });
+    if (!parsed.ok) {
+      metrics.mqttInvalid.inc(parsed.reason);
+      logInvalid(topic, parsed.reason, parsed.detail, receivedAt);
+      return;
+    }
+    remember(parsed.sensorId, parsed.message);
+    const before = throttle.dropped;
+    throttle.push(parsed.sensorId, { message: parsed.message, receivedAt });
+    metrics.mqttThrottled += throttle.dropped - before;
+  });
+
+  function remember(sensorId: string, message: SensorReadingMessage) {
+    if (latest.has(sensorId)) latest.delete(sensorId);
+    else if (latest.size >= MAX_REMEMBERED_SENSORS) {
+      latest.delete(latest.keys().next().value!);
+    }
+    latest.set(sensorId, message);
+  }
+
+  function logInvalid(topic: string, reason: string, detail: string, now: number) {
+    const last = lastInvalidLog.get(reason);
+    if (last && now - last.at < INVALID_LOG_INTERVAL_MS) {
+      last.suppressed++;
+      return;
+    }
+    logger.warn("invalid mqtt payload dropped", {
+      topic,
+      reason,
+      detail,
+      suppressed: last?.suppressed || undefined,
+    });
+    lastInvalidLog.set(reason, { at: now, suppressed: 0 });
+  }
+
+  return {
+    get connected() {
+      return connected;
+    },
+    latest: () => latest.values(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      throttle.close();
+      await client.endAsync(true);
+      connected = false;
+    },
+  };
+}
+
+/** The URL without its password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return url;
+  }
+}

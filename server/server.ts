@@ -1,0 +1,188 @@
+/**
+ * The service's lifecycle: validate config, start the embedded broker (when no broker URL is
+ * set), the bridge, the hub and the HTTP listener; shut them down in order.
+ * @module
+ */
+import { createVerifier } from "./auth.ts";
+import { startBridge } from "./bridge.ts";
+import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
+import { type ServerOptions, validateConfig, withDefaults } from "./config.ts";
+import { StartupError } from "./errors.ts";
+import { createHandler } from "./handler.ts";
+import { Hub } from "./hub.ts";
+import { type Logger, silentLogger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { CloseCode, CloseReason, envelopeOf, WS_PATH } from "./protocol.ts";
+import { type Clock, systemClock } from "./throttle.ts";
+import { generateDevSecret, mintToken } from "./token.ts";
+
+/** A running server. */
+export interface ServerHandle extends AsyncDisposable {
+  /** Where the HTTP/WebSocket listener is bound. */
+  readonly addr: { hostname: string; port: number };
+  /** WebSocket URL of the sensor stream (loopback when bound to all interfaces). */
+  readonly wsUrl: string;
+  /** URL of the MQTT broker the bridge uses (the embedded one when none was configured). */
+  readonly mqttUrl: string;
+  /** Whether the embedded broker is running. */
+  readonly embeddedBroker: boolean;
+  /** In dev mode (no secret, no JWKS): the generated secret and a ready-to-use token. */
+  readonly dev: { secret: string; token: string } | undefined;
+  /** Counters, for tests and embedding. */
+  readonly metrics: Metrics;
+  /** Resolves when the server has stopped. */
+  readonly finished: Promise<void>;
+  /** Closes clients with 1001, disconnects MQTT, stops the broker and the listener. */
+  shutdown(): Promise<void>;
+}
+
+/** Injected parts, for tests. */
+export interface ServerDeps {
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/** How often slow clients are checked for drain or timeout, ms. */
+const TICK_MS = 100;
+/** How long shutdown waits for clients to acknowledge the 1001 close, ms. */
+const SOCKET_CLOSE_GRACE_MS = 1_000;
+
+/**
+ * Starts the service. Invalid options throw `UsageError` before anything starts; a port or
+ * broker that cannot be had throws `StartupError`.
+ */
+export async function startServer(
+  options: ServerOptions = {},
+  deps: ServerDeps = {},
+): Promise<ServerHandle> {
+  const config = validateConfig(withDefaults(options));
+  const logger = deps.logger ?? silentLogger;
+  const clock = deps.clock ?? systemClock;
+  const now = () => clock.now();
+
+  let dev: { secret: string; token: string } | undefined;
+  let auth = config.auth;
+  if (!auth.secret && !auth.jwksUrl) {
+    const secret = generateDevSecret();
+    auth = { ...auth, secret };
+    dev = { secret, token: await mintToken(secret, { sub: "dev", ttlSec: 24 * 3600 }) };
+  }
+  const verifier = createVerifier(auth, { now });
+
+  let broker: EmbeddedBroker | undefined;
+  if (config.mqtt.url === undefined) {
+    broker = await startEmbeddedBroker({
+      port: config.mqtt.embeddedPort,
+      hostname: config.mqtt.embeddedHostname,
+      logger,
+    });
+  }
+  const mqttUrl = config.mqtt.url ?? broker!.url;
+
+  const metrics = new Metrics();
+  const hub = new Hub({
+    maxBufferedBytes: config.limits.maxBufferedBytes,
+    slowClientTimeoutMs: config.limits.slowClientTimeoutMs,
+    clock,
+    logger,
+    onSent: (n) => metrics.wsSent += n,
+    onDropped: (n) => metrics.wsDropped += n,
+  });
+
+  const bridge = startBridge({
+    url: mqttUrl,
+    mqtt: config.mqtt,
+    rateLimitMs: config.limits.rateLimitMs,
+    metrics,
+    logger,
+    clock,
+    onReading: (r) => {
+      hub.publishReading(r.sensorId, r.text);
+      metrics.readingsForwarded++;
+      metrics.latency.observe((clock.now() - r.receivedAt) / 1000);
+    },
+    onStatus: (up) => {
+      const text = JSON.stringify(
+        envelopeOf("bridge_status", { mqtt: up ? "connected" : "disconnected" }, new Date(now())),
+      );
+      hub.broadcast(text);
+    },
+  });
+
+  const sockets = new Set<WebSocket>();
+  const handler = createHandler({
+    hub,
+    verifier,
+    metrics,
+    limits: config.limits,
+    logger,
+    now,
+    clockToleranceMs: config.auth.clockToleranceSec * 1000,
+    mqttConnected: () => bridge.connected,
+    latest: () => bridge.latest(),
+    sockets,
+  });
+
+  let http: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    http = Deno.serve({
+      port: config.port,
+      hostname: config.hostname,
+      onListen: () => {},
+      onError: (error) => {
+        logger.error("request failed", { error });
+        return new Response("Internal server error\n", { status: 500 });
+      },
+    }, handler);
+  } catch (error) {
+    await bridge.close();
+    await broker?.close();
+    const inUse = error instanceof Deno.errors.AddrInUse;
+    throw new StartupError(
+      inUse
+        ? `Cannot listen on ${config.hostname}:${config.port}: port in use. Stop what runs there ` +
+          `or pick another port with --port (PORT)`
+        : `Cannot listen on ${config.hostname}:${config.port}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const tick = setInterval(() => hub.tick(), TICK_MS);
+  const addr = { hostname: http.addr.hostname, port: http.addr.port };
+  const host = addr.hostname === "0.0.0.0" || addr.hostname === "::" ? "localhost" : addr.hostname;
+  const wsUrl = `ws://${host.includes(":") ? `[${host}]` : host}:${addr.port}${WS_PATH}`;
+  logger.info("listening", { url: wsUrl, mqtt: mqttUrl, embeddedBroker: broker !== undefined });
+
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((r) => resolveFinished = r);
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    stopping ??= (async () => {
+      logger.info("shutting down", { clients: hub.size });
+      clearInterval(tick);
+      // Our close frames go first, and get a moment to be sent: http.shutdown() would close
+      // the sockets with a reason of its own.
+      hub.closeAll(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN);
+      for (const s of sockets) s.close(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN);
+      const deadline = clock.now() + SOCKET_CLOSE_GRACE_MS;
+      while (sockets.size > 0 && clock.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await http.shutdown();
+      await bridge.close();
+      await broker?.close();
+      logger.info("stopped");
+      resolveFinished();
+    })();
+
+  return {
+    addr,
+    wsUrl,
+    mqttUrl,
+    embeddedBroker: broker !== undefined,
+    dev,
+    metrics,
+    finished,
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}

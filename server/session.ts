@@ -1,0 +1,129 @@
+/**
+ * What the server does with messages from one connected client: subscribe, unsubscribe, ping,
+ * and an `error` reply for anything else, closing clients that keep sending garbage.
+ * @module
+ */
+import type { LimitsConfig } from "./config.ts";
+import type { Hub } from "./hub.ts";
+import type { Metrics } from "./metrics.ts";
+import {
+  ClientMessageSchema,
+  CloseCode,
+  CloseReason,
+  envelopeOf,
+  ErrorCode,
+  type ServerMessage,
+} from "./protocol.ts";
+
+/** What a session needs. */
+export interface SessionDeps {
+  hub: Hub;
+  metrics: Metrics;
+  limits: Pick<LimitsConfig, "maxMessageBytes" | "maxErrors" | "errorWindowMs">;
+  now: () => number;
+  /** Closes this client's socket. */
+  close(code: number, reason: string): void;
+}
+
+/** Handles one client's incoming messages. */
+export class ClientSession {
+  readonly #id: string;
+  readonly #deps: SessionDeps;
+  /** Times of recent errors, oldest first; never longer than `maxErrors + 1`. */
+  readonly #errors: number[] = [];
+
+  /** Creates the session for hub client `clientId`. */
+  constructor(clientId: string, deps: SessionDeps) {
+    this.#id = clientId;
+    this.#deps = deps;
+  }
+
+  /** Handles one WebSocket message event's data. */
+  onMessage(data: unknown): void {
+    if (typeof data !== "string") {
+      this.#error(ErrorCode.BINARY_NOT_SUPPORTED, "send JSON text messages, not binary");
+      return;
+    }
+    if (tooLarge(data, this.#deps.limits.maxMessageBytes)) {
+      this.#error(
+        ErrorCode.MESSAGE_TOO_LARGE,
+        `messages are limited to ${this.#deps.limits.maxMessageBytes} bytes`,
+      );
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch {
+      this.#error(ErrorCode.BAD_JSON, "message is not valid JSON");
+      return;
+    }
+    const parsed = ClientMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      const type = (json as { type?: unknown } | null)?.type;
+      if (typeof type !== "string" || !["subscribe", "unsubscribe", "ping"].includes(type)) {
+        this.#error(
+          ErrorCode.UNKNOWN_TYPE,
+          `unknown message type ${JSON.stringify(type)}; use subscribe, unsubscribe or ping`,
+        );
+      } else {
+        const issue = parsed.error.issues[0];
+        this.#error(
+          ErrorCode.INVALID_MESSAGE,
+          `${type}: ${issue?.path.join(".") || "message"}: ${issue?.message ?? "invalid"}` +
+            ` (expected {"type":"${type}","sensors":["V1","V3"]})`,
+        );
+      }
+      return;
+    }
+    const msg = parsed.data;
+    const { hub } = this.#deps;
+    switch (msg.type) {
+      case "ping":
+        this.#reply(envelopeOf("pong", {}, new Date(this.#deps.now())));
+        return;
+      case "subscribe":
+      case "unsubscribe": {
+        const subs = msg.type === "subscribe"
+          ? hub.subscribe(this.#id, msg.sensors)
+          : hub.unsubscribe(this.#id, msg.sensors);
+        const sensors = subs === null ? null : [...subs].sort();
+        const excluded = subs === null ? [...(hub.get(this.#id)?.excluded ?? [])].sort() : [];
+        this.#reply(
+          envelopeOf("subscriptions", { sensors, excluded }, new Date(this.#deps.now())),
+        );
+        return;
+      }
+    }
+  }
+
+  #reply(message: ServerMessage) {
+    this.#deps.hub.sendTo(this.#id, JSON.stringify(message));
+  }
+
+  #error(code: ErrorCode, message: string) {
+    const { limits, now, metrics } = this.#deps;
+    metrics.clientErrors.inc(code);
+    const t = now();
+    this.#errors.push(t);
+    while (this.#errors.length > 0 && this.#errors[0]! <= t - limits.errorWindowMs) {
+      this.#errors.shift();
+    }
+    if (this.#errors.length > limits.maxErrors) {
+      metrics.disconnects.inc(CloseReason.TOO_MANY_ERRORS);
+      this.#deps.close(CloseCode.POLICY_VIOLATION, CloseReason.TOO_MANY_ERRORS);
+      return;
+    }
+    if (this.#errors.length > limits.maxErrors + 1) this.#errors.shift();
+    this.#reply(envelopeOf("error", { code, message }, new Date(t)));
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** UTF-8 size check that encodes only when the UTF-16 length leaves it in doubt. */
+function tooLarge(text: string, maxBytes: number): boolean {
+  if (text.length > maxBytes) return true;
+  if (text.length * 3 <= maxBytes) return false;
+  return encoder.encode(text).byteLength > maxBytes;
+}

@@ -1,0 +1,92 @@
+/**
+ * Options of the simulator: their shape, defaults and validation (before anything connects).
+ * @module
+ */
+import { DEFAULT_TOPIC, topicFilterProblem } from "../server/protocol.ts";
+import { normalizeMqttUrl } from "./mqtt_url.ts";
+
+/** What to simulate and where to publish it. */
+export interface SimulatorOptions {
+  /** Broker URL, or a bare host (`localhost` → `mqtt://localhost:1883`). */
+  mqttUrl: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  /** Sensor ids; messages go to them round-robin. */
+  sensors: readonly string[];
+  /** Topic filter with one `+` level for the sensor id. Default `sensors/+/data`. */
+  topic?: string | undefined;
+  /** Time between two readings of one sensor, ms. Default 1000. Excludes `ratePerSec`. */
+  intervalMs?: number | undefined;
+  /** Total messages per second over all sensors. Excludes `intervalMs`. */
+  ratePerSec?: number | undefined;
+  /** Stop after this many messages. */
+  count?: number | undefined;
+  /** Stop after this much (wall-clock) time, ms. */
+  durationMs?: number | undefined;
+  /** Share of malformed payloads, 0–1. Default 0. */
+  invalidRatio?: number | undefined;
+  /** PRNG seed; the same seed replays the same readings. Default: a random one (reported). */
+  seed?: number | undefined;
+  /** Simulated time runs this many times faster than real time. Default 1. */
+  timeScale?: number | undefined;
+  /** Simulated time of the first reading, ms since the epoch. Default: now. */
+  startTime?: number | undefined;
+  /** Publish QoS. Default 0. */
+  qos?: 0 | 1 | undefined;
+  /** Give up connecting (and flushing at the end) after this long, ms. Default 10000. */
+  connectTimeoutMs?: number | undefined;
+  /** Stops the run; the simulator flushes what it sent and returns normally. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Options with defaults filled in and the broker URL normalized. */
+export type ResolvedOptions = SimulatorOptions & {
+  intervalMs: number;
+  invalidRatio: number;
+  seed: number;
+  timeScale: number;
+  qos: 0 | 1;
+  connectTimeoutMs: number;
+  topic: string;
+};
+
+/** Checks options once, before anything connects; throws `RangeError` / `TypeError`. */
+export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
+  const o = { ...options, mqttUrl: normalizeMqttUrl(options.mqttUrl) };
+  const positive = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) {
+      throw new RangeError(`${name} must be a number > 0, got ${v}`);
+    }
+  };
+  if (o.sensors.length === 0) throw new RangeError("sensors must name at least one sensor");
+  if (o.intervalMs !== undefined && o.ratePerSec !== undefined) {
+    throw new RangeError("give intervalMs or ratePerSec, not both");
+  }
+  positive("intervalMs", o.intervalMs);
+  positive("ratePerSec", o.ratePerSec);
+  positive("timeScale", o.timeScale);
+  positive("connectTimeoutMs", o.connectTimeoutMs);
+  if (o.count !== undefined && !(Number.isInteger(o.count) && o.count >= 0)) {
+    throw new RangeError(`count must be a whole number >= 0, got ${o.count}`);
+  }
+  if (o.durationMs !== undefined && !(o.durationMs >= 0)) {
+    throw new RangeError(`durationMs must be >= 0, got ${o.durationMs}`);
+  }
+  const invalidRatio = o.invalidRatio ?? 0;
+  if (!(invalidRatio >= 0 && invalidRatio <= 1)) {
+    throw new RangeError(`invalidRatio must be from 0 to 1, got ${invalidRatio}`);
+  }
+  const topic = o.topic ?? DEFAULT_TOPIC;
+  const problem = topicFilterProblem(topic);
+  if (problem) throw new RangeError(`topic '${topic}' ${problem}`);
+  return {
+    ...o,
+    topic,
+    invalidRatio,
+    intervalMs: o.intervalMs ?? 1_000,
+    seed: o.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!,
+    timeScale: o.timeScale ?? 1,
+    qos: o.qos ?? 0,
+    connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
+  };
+}

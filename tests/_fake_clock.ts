@@ -1,0 +1,67 @@
+/** A hand-held {@link Clock} for tests: time moves only when the test calls `advance`. */
+import type { Clock } from "../server/throttle.ts";
+
+interface FakeTimer {
+  id: number;
+  due: number;
+  fn: () => void;
+}
+
+/** A clock whose time and timers move only through {@link FakeClock.advance}. */
+export class FakeClock implements Clock {
+  #now: number;
+  #nextId = 1;
+  #timers: FakeTimer[] = [];
+
+  /** Starts at `start` ms (default 0). */
+  constructor(start = 0) {
+    this.#now = start;
+  }
+
+  /** Current fake time in ms. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Schedules `fn` at now + `ms` (negative delays count as 0); returns a numeric handle. */
+  setTimeout(fn: () => void, ms: number): number {
+    const id = this.#nextId++;
+    this.#timers.push({ id, due: this.#now + Math.max(0, ms), fn });
+    return id;
+  }
+
+  /** Cancels a timer; unknown handles are ignored. */
+  clearTimeout(handle: unknown): void {
+    this.#timers = this.#timers.filter((t) => t.id !== handle);
+  }
+
+  /** Timers scheduled and not yet run or cleared. */
+  get pendingTimers(): number {
+    return this.#timers.length;
+  }
+
+  /**
+   * Moves time forward by `ms`, running every timer that falls due on the way in due order
+   * (ties in scheduling order), with `now()` set to each timer's due time while it runs.
+   * Timers scheduled by those callbacks run too if they fall due within the span.
+   */
+  advance(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError(`FakeClock.advance needs ms >= 0, got ${ms}`);
+    const target = this.#now + ms;
+    for (;;) {
+      let next: FakeTimer | undefined;
+      for (const t of this.#timers) {
+        if (
+          t.due <= target && (!next || t.due < next.due || (t.due === next.due && t.id < next.id))
+        ) {
+          next = t;
+        }
+      }
+      if (!next) break;
+      this.#timers = this.#timers.filter((t) => t !== next);
+      this.#now = next.due;
+      next.fn();
+    }
+    this.#now = target;
+  }
+}

@@ -1,0 +1,199 @@
+/** Config validation: broker URLs as users write them, and a clear message for every bad field. */
+import assert from "node:assert/strict";
+import {
+  DEFAULT_CONFIG,
+  normalizeBrokerUrl,
+  type ServerConfig,
+  type ServerOptions,
+  validateConfig,
+  withDefaults,
+} from "../server/config.ts";
+import { UsageError } from "../server/errors.ts";
+
+Deno.test("normalizeBrokerUrl accepts the broker addresses users write", async (t) => {
+  const cases: Array<[string, number, string]> = [
+    ["mqtt://broker.local:1883", 1883, "mqtt://broker.local:1883"],
+    ["mqtts://broker.local:8883", 1883, "mqtts://broker.local:8883"],
+    ["ws://broker.local:8080/mqtt", 1883, "ws://broker.local:8080/mqtt"],
+    ["wss://broker.example.com/mqtt", 1883, "wss://broker.example.com/mqtt"],
+    ["mqtt://broker.local", 1999, "mqtt://broker.local"],
+    ["MQTT://broker.local:1883", 1883, "mqtt://broker.local:1883"],
+    ["tcp://broker.local:1883", 1883, "mqtt://broker.local:1883"],
+    ["ssl://broker.local:8883", 1883, "mqtts://broker.local:8883"],
+    ["tls://broker.local:8883", 1883, "mqtts://broker.local:8883"],
+    ["mqtt://user:pw@broker.local:1883", 1883, "mqtt://user:pw@broker.local:1883"],
+    // The old service's MQTT_BROKER_URL + MQTT_BROKER_PORT.
+    ["localhost", 1883, "mqtt://localhost:1883"],
+    ["  localhost  ", 1884, "mqtt://localhost:1884"],
+    ["mosquitto_1", 1883, "mqtt://mosquitto_1:1883"],
+    ["192.168.1.10", 1883, "mqtt://192.168.1.10:1883"],
+    ["broker.local:2883", 1883, "mqtt://broker.local:2883"],
+    ["::1", 1883, "mqtt://[::1]:1883"],
+    ["[::1]:2883", 1883, "mqtt://[::1]:2883"],
+  ];
+  for (const [value, port, expected] of cases) {
+    await t.step(`'${value}' (port ${port}) -> ${expected}`, () => {
+      assert.equal(normalizeBrokerUrl(value, port), expected);
+    });
+  }
+});
+
+Deno.test("normalizeBrokerUrl refuses what MQTT.js cannot connect to, naming the value", async (t) => {
+  const cases: Array<[string, number, RegExp]> = [
+    ["http://broker.local", 1883, /'http:\/\/broker\.local' has scheme 'http:\/\/'/],
+    ["mqtt://", 1883, /has no host/],
+    ["mqtt://broker.local:99999", 1883, /not a valid URL/],
+    ["", 1883, /is empty/],
+    ["broker local", 1883, /neither a URL nor a host name/],
+    ["broker.local:0", 1883, /port outside 1-65535/],
+    ["broker.local:", 1883, /port outside 1-65535/],
+    ["localhost", 0, /has no port and --mqtt-port \/ MQTT_BROKER_PORT is 0/],
+  ];
+  for (const [value, port, pattern] of cases) {
+    await t.step(`'${value}' (port ${port})`, () => {
+      assert.throws(() => normalizeBrokerUrl(value, port), (e: unknown) => {
+        assert.ok(e instanceof UsageError);
+        assert.match(e.message, /--mqtt-url \/ MQTT_BROKER_URL/);
+        assert.match(e.message, pattern);
+        assert.match(e.message, /e\.g\./);
+        return true;
+      });
+    });
+  }
+  await t.step("a password in a bad URL is masked", () => {
+    assert.throws(() => normalizeBrokerUrl("http://user:hunter2@broker", 1883), (e: unknown) => {
+      assert.ok(e instanceof UsageError);
+      assert.ok(!e.message.includes("hunter2"), e.message);
+      assert.match(e.message, /user:\*\*\*@broker/);
+      return true;
+    });
+  });
+});
+
+Deno.test("validateConfig accepts the defaults and returns a normalized copy", async (t) => {
+  await t.step("defaults", () => {
+    const config = validateConfig(withDefaults());
+    assert.deepEqual(config, DEFAULT_CONFIG);
+    assert.notEqual(config.mqtt, DEFAULT_CONFIG.mqtt);
+  });
+  await t.step("a bare broker host gets the MQTT port", () => {
+    const config = validateConfig(withDefaults({ mqtt: { url: "localhost", embeddedPort: 1884 } }));
+    assert.equal(config.mqtt.url, "mqtt://localhost:1884");
+  });
+  await t.step("a secret of 32 bytes, issuer and audience", () => {
+    const auth = { secret: "x".repeat(32), issuer: "https://id.example", audience: "sensors" };
+    assert.deepEqual(validateConfig(withDefaults({ auth })).auth, {
+      ...DEFAULT_CONFIG.auth,
+      ...auth,
+    });
+  });
+  await t.step("a JWKS URL", () => {
+    const auth = { jwksUrl: "https://id.example/.well-known/jwks.json" };
+    assert.equal(validateConfig(withDefaults({ auth })).auth.jwksUrl, auth.jwksUrl);
+  });
+  await t.step("port 0 and a rate limit of 0", () => {
+    validateConfig(
+      withDefaults({ port: 0, mqtt: { embeddedPort: 0 }, limits: { rateLimitMs: 0 } }),
+    );
+  });
+});
+
+Deno.test("validateConfig rejects each bad field with a message naming the option", async (t) => {
+  const SECRET = "s3cr3t-but-short";
+  const cases: Array<[string, ServerOptions, RegExp]> = [
+    [
+      "port too big",
+      { port: 70_000 },
+      /^--port \/ PORT is 70000; use a whole number from 0 to 65535/,
+    ],
+    ["port negative", { port: -1 }, /--port \/ PORT is -1/],
+    ["port fractional", { port: 80.5 }, /--port \/ PORT is 80\.5/],
+    ["hostname empty", { hostname: "" }, /--hostname \/ HOST is empty/],
+    ["MQTT port", { mqtt: { embeddedPort: 65_536 } }, /--mqtt-port \/ MQTT_BROKER_PORT is 65536/],
+    ["embedded hostname", { mqtt: { embeddedHostname: " " } }, /mqtt\.embeddedHostname is empty/],
+    ["broker URL", { mqtt: { url: "http://x" } }, /--mqtt-url \/ MQTT_BROKER_URL 'http:\/\/x'/],
+    [
+      "password without username",
+      { mqtt: { password: "pw" } },
+      /--mqtt-password \/ MQTT_PASSWORD is set without a username; also set --mqtt-username/,
+    ],
+    [
+      "topic with #",
+      { mqtt: { topic: "sensors/#" } },
+      /--topic \/ MQTT_TOPIC is 'sensors\/#'; it must not/,
+    ],
+    [
+      "topic without +",
+      { mqtt: { topic: "sensors/V1/data" } },
+      /--topic \/ MQTT_TOPIC .*exactly one '\+'/,
+    ],
+    ["qos", { mqtt: { qos: 3 as 0 } }, /--qos \/ MQTT_QOS is 3; use 0, 1 or 2/],
+    ["reconnect min", { mqtt: { reconnectMinMs: 0 } }, /mqtt\.reconnectMinMs is 0 ms/],
+    [
+      "reconnect max below min",
+      { mqtt: { reconnectMinMs: 1_000, reconnectMaxMs: 500 } },
+      /mqtt\.reconnectMaxMs is 500 ms; use >= mqtt\.reconnectMinMs/,
+    ],
+    [
+      "short secret",
+      { auth: { secret: SECRET } },
+      /--jwt-secret \/ JWT_SECRET is 16 bytes; use at least 32/,
+    ],
+    ["empty secret", { auth: { secret: "" } }, /--jwt-secret \/ JWT_SECRET is 0 bytes/],
+    [
+      "secret and JWKS URL",
+      { auth: { secret: "x".repeat(32), jwksUrl: "https://id.example/jwks" } },
+      /--jwt-secret \/ JWT_SECRET and --jwks-url \/ JWT_JWKS_URL are both set; use one/,
+    ],
+    [
+      "JWKS URL not http(s)",
+      { auth: { jwksUrl: "file:///etc/jwks.json" } },
+      /--jwks-url \/ JWT_JWKS_URL is 'file:\/\/\/etc\/jwks\.json'; use an http\(s\) URL/,
+    ],
+    ["empty issuer", { auth: { issuer: "" } }, /--jwt-issuer \/ JWT_ISSUER is empty/],
+    ["empty audience", { auth: { audience: "" } }, /--jwt-audience \/ JWT_AUDIENCE is empty/],
+    ["clock tolerance", { auth: { clockToleranceSec: -1 } }, /auth\.clockToleranceSec is -1/],
+    [
+      "negative rate limit",
+      { limits: { rateLimitMs: -500 } },
+      /--rate-limit \/ WEBSOCKET_RATE_LIMIT_SECONDS is -0\.5 s; use a number of seconds >= 0/,
+    ],
+    ["infinite rate limit", { limits: { rateLimitMs: Infinity } }, /--rate-limit .* is Infinity s/],
+    [
+      "max buffered bytes",
+      { limits: { maxBufferedBytes: 0 } },
+      /--max-buffered-bytes \/ WS_MAX_BUFFERED_BYTES is 0; use a whole number of bytes >= 1/,
+    ],
+    [
+      "slow client timeout",
+      { limits: { slowClientTimeoutMs: NaN } },
+      /--slow-client-timeout \/ WS_SLOW_CLIENT_TIMEOUT_SECONDS is NaN s/,
+    ],
+    [
+      "idle timeout",
+      { limits: { idleTimeoutMs: 0 } },
+      /--idle-timeout \/ WS_IDLE_TIMEOUT_SECONDS is 0 s; use a number of seconds > 0/,
+    ],
+    ["max message bytes", { limits: { maxMessageBytes: 1.5 } }, /limits\.maxMessageBytes is 1\.5/],
+    ["max errors", { limits: { maxErrors: 0 } }, /limits\.maxErrors is 0/],
+    ["error window", { limits: { errorWindowMs: -1 } }, /limits\.errorWindowMs is -1 ms/],
+    ["max clients", { limits: { maxClients: 0 } }, /--max-clients \/ WS_MAX_CLIENTS is 0/],
+    [
+      "log level",
+      { log: { level: "verbose" as "info" } },
+      /--log-level \/ LOG_LEVEL is 'verbose'; use one of debug, info, warn, error, silent/,
+    ],
+    ["log format", { log: { format: "xml" as "json" } }, /--log-format \/ LOG_FORMAT is 'xml'/],
+  ];
+  for (const [name, options, pattern] of cases) {
+    await t.step(name, () => {
+      const config: ServerConfig = withDefaults(options);
+      assert.throws(() => validateConfig(config), (e: unknown) => {
+        assert.ok(e instanceof UsageError, `expected UsageError, got ${e}`);
+        assert.match(e.message, pattern);
+        assert.ok(!e.message.includes(SECRET), "the message must not show the secret");
+        return true;
+      });
+    });
+  }
+});

@@ -1,0 +1,73 @@
+/** `serve` run exactly as a user runs it. */
+import assert from "node:assert/strict";
+import { freePort, mintTestToken, TEST_SECRET, within, WsProbe } from "./_helpers.ts";
+import { MainProcess, runMain } from "./_cli.ts";
+
+Deno.test("serve: SIGTERM closes clients with 1001 and exits 0", async () => {
+  await using proc = new MainProcess(
+    ["serve", "--port", "0", "--hostname", "127.0.0.1", "--mqtt-port", "0"],
+    { JWT_SECRET: TEST_SECRET },
+  );
+  const [, url] = await proc.waitForOutput(/serving (ws:\/\/\S+)/);
+  const probe = new WsProbe(`${url}?token=${await mintTestToken()}`);
+  await probe.next("connection_status", 5_000);
+  assert.equal(await proc.stop("SIGTERM"), 0);
+  assert.deepEqual(await within(2_000, probe.closed), {
+    code: 1001,
+    reason: "server shutting down",
+  });
+  assert.ok(!proc.stderr.includes(await mintTestToken()), "tokens never appear in logs");
+});
+
+Deno.test("serve without a secret runs in dev mode and prints a token that works", async () => {
+  await using proc = new MainProcess([
+    "serve",
+    "--port",
+    "0",
+    "--hostname",
+    "127.0.0.1",
+    "--mqtt-port",
+    "0",
+  ]);
+  const [, wsUrl] = await proc.waitForOutput(/WebSocket URL:\s+(\S+)/);
+  assert.match(proc.stdout, /WARNING: .*development|development only/);
+  await using probe = new WsProbe(wsUrl!);
+  await probe.next("connection_status", 5_000);
+  assert.equal(await proc.stop("SIGINT"), 0);
+});
+
+Deno.test("serve: invalid configuration exits 2 with a message naming the option", async (t) => {
+  const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
+    ["bad port flag", ["--port", "99999"], {}, /port/],
+    ["short secret", [], { JWT_SECRET: "short" }, /JWT_SECRET.*32/],
+    [
+      "bad rate limit env",
+      [],
+      { WEBSOCKET_RATE_LIMIT_SECONDS: "fast" },
+      /rate-limit|WEBSOCKET_RATE/,
+    ],
+    ["bad topic", ["--topic", "sensors/#"], {}, /topic/],
+    ["unknown flag", ["--bogus"], {}, /unknown option/],
+  ];
+  for (const [name, args, env, pattern] of cases) {
+    await t.step(name, async () => {
+      const r = await runMain(["serve", "--port", "0", "--mqtt-port", "0", ...args], { env });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, pattern);
+    });
+  }
+});
+
+Deno.test("serve: embedded broker port busy exits 1 naming --mqtt-url", async () => {
+  const port = freePort();
+  const blocker = Deno.listen({ hostname: "127.0.0.1", port });
+  try {
+    const r = await runMain(["serve", "--port", "0", "--mqtt-port", String(port)], {
+      env: { JWT_SECRET: TEST_SECRET },
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /--mqtt-url mqtt:\/\/localhost:\d+/);
+  } finally {
+    blocker.close();
+  }
+});

@@ -1,0 +1,101 @@
+/** The WebSocket handshake: who gets in, who is closed with 1008 and why. */
+import assert from "node:assert/strict";
+import { SignJWT } from "jose";
+import { mintTestToken, publish, TEST_SECRET, within } from "./_helpers.ts";
+import { connectClient, payload, startTestServer } from "./_server.ts";
+
+function unsignedToken(): string {
+  const enc = (o: unknown) =>
+    btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-")
+      .replace(/\//g, "_");
+  const now = Math.floor(Date.now() / 1000);
+  return `${enc({ alg: "none", typ: "JWT" })}.${enc({ sub: "mallory", exp: now + 3600 })}.`;
+}
+
+Deno.test("bad tokens are accepted then closed with 1008 and a reason saying which", async (t) => {
+  await using server = await startTestServer();
+  const now = Math.floor(Date.now() / 1000);
+  const cases: Array<[string, string | null, string]> = [
+    ["missing token", null, "missing token"],
+    ["empty token", "", "missing token"],
+    ["malformed token", "not.a.jwt", "invalid token"],
+    [
+      "badly signed token",
+      await mintTestToken({}, { secret: "another-secret-another-secret-0123456" }),
+      "invalid token",
+    ],
+    ["expired token", await mintTestToken({}, { expiresIn: now - 120 }), "token expired"],
+    [
+      "not-yet-valid token",
+      await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setNotBefore(now + 600)
+        .setExpirationTime(now + 3600).sign(new TextEncoder().encode(TEST_SECRET)),
+      "invalid token",
+    ],
+    ["alg none token", unsignedToken(), "invalid token"],
+  ];
+  for (const [name, token, reason] of cases) {
+    await t.step(`${name} -> 1008 "${reason}"`, async () => {
+      const probe = await connectClient(server, { token });
+      const closed = await within(3_000, probe.closed, "close");
+      assert.equal(closed.code, 1008);
+      assert.equal(closed.reason, reason);
+      assert.equal(probe.of("sensor_reading").length, 0);
+      assert.equal(probe.of("connection_status").length, 0);
+    });
+  }
+  assert.equal(server.metrics.rejections.get("missing token"), 2);
+  assert.equal(server.metrics.rejections.get("token expired"), 1);
+  assert.equal(server.metrics.rejections.get("invalid token"), 4);
+});
+
+Deno.test("a valid token gets connection_status, then bridge_status", async () => {
+  await using server = await startTestServer();
+  await using probe = await connectClient(server);
+  await probe.until((m) => m.length >= 2, 3_000, "two messages");
+  const [first, second] = probe.messages;
+  assert.equal(first?.type, "connection_status");
+  if (first?.type !== "connection_status") return;
+  assert.match(first.data.client_id, /^[0-9a-f]{8}$/);
+  assert.equal(first.data.active_clients, 1);
+  assert.equal(second?.type, "bridge_status");
+  assert.deepEqual(probe.invalid, []);
+});
+
+Deno.test("the token's sensors claim limits what the client can ever see", async () => {
+  await using server = await startTestServer();
+  await using limited = await connectClient(server, { claims: { sensors: ["V1"] } });
+  await using everyone = await connectClient(server);
+  await limited.next("connection_status");
+  // Asking for more than the token allows still yields only what it allows.
+  limited.send({ type: "subscribe", sensors: ["V1", "V2"] });
+  const subs = await limited.next("subscriptions");
+  assert.deepEqual(subs.data.sensors, ["V1"]);
+  await everyone.until((m) =>
+    m.some((x) => x.type === "bridge_status" && x.data.mqtt === "connected")
+  );
+  await publish(server.mqttUrl, [
+    { topic: "sensors/V2/data", payload: payload() },
+    { topic: "sensors/V1/data", payload: payload() },
+  ]);
+  await everyone.until((m) => m.filter((x) => x.type === "sensor_reading").length === 2);
+  // V2 was published first, so once V1 arrived V2 would have too, had it been let through.
+  await limited.until((m) => m.some((x) => x.type === "sensor_reading"));
+  assert.deepEqual(limited.of("sensor_reading").map((r) => r.data.sensor_id), ["V1"]);
+});
+
+Deno.test("a client whose token expires while connected is closed with 1008 token expired", async () => {
+  // clockToleranceSec 0 so the test does not wait for the usual 30 s of skew.
+  await using server = await startTestServer({ auth: { clockToleranceSec: 0 } });
+  const exp = Math.floor(Date.now() / 1000) + 2;
+  const probe = await connectClient(server, { token: await mintTestToken({}, { expiresIn: exp }) });
+  await probe.next("connection_status");
+  const closed = await within(5_000, probe.closed, "expiry close");
+  assert.deepEqual(closed, { code: 1008, reason: "token expired" });
+});
+
+Deno.test("a plain GET on the WebSocket path gets 426 with a hint", async () => {
+  await using server = await startTestServer();
+  const res = await fetch(`http://127.0.0.1:${server.addr.port}/ws/sensors`);
+  assert.equal(res.status, 426);
+  assert.match(await res.text(), /WebSocket/);
+});
