@@ -1,11 +1,77 @@
-/** `demo` subcommand (placeholder until implemented). @module */
-import { Command } from "@commander-js/extra-typings";
+/**
+ * `demo`: `serve` with its embedded broker and the simulator in one process, and a banner
+ * that says where to look. The first command a newcomer runs.
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import { redactUrl } from "../server/broker_url.ts";
+import { createLogger } from "../server/log.ts";
+import { DEFAULT_SENSORS } from "../server/protocol.ts";
+import { mintToken } from "../server/token.ts";
+import { runSimulator } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
+import { parseDuration } from "./parse.ts";
+import { addServeOptions, serveUntilSignal, startFromFlags } from "./serve_command.ts";
 
 /** Builds the `demo` subcommand. */
 export function demoCommand(ctx: CliContext): Command {
-  return new Command("demo").description("not implemented yet").action(() => {
-    ctx.io.stderr("demo: not implemented yet\n");
-    ctx.exitCode = 1;
-  });
+  return addServeOptions(new Command("demo"))
+    .description("Run serve (embedded broker) and the simulator together, and show where to look.")
+    .addOption(
+      new Option("--sim-interval <duration>", "time between readings of each simulated sensor")
+        .argParser(parseDuration).default(1_000, "1s"),
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ deno task demo                       # then paste the printed tail command in a 2nd terminal
+  $ deno task demo --port 8080 --mqtt-port 1884 --sim-interval 200ms`,
+    )
+    .action(async (flags) => {
+      const io = ctx.io;
+      const server = await startFromFlags(flags, io);
+      const token = server.dev?.token ??
+        await mintToken(flags.jwtSecret ?? "", { sub: "demo", ttlSec: 24 * 3600 }).catch(
+          () => "<a token from: deno task token --sub me>",
+        );
+      io.stdout(
+        [
+          "",
+          "sensorstream demo: serve + embedded MQTT broker + simulated sensors V1-V5",
+          "",
+          `  WebSocket:  ${server.wsUrl}?token=${token}`,
+          `  MQTT:       ${redactUrl(server.mqttUrl)}  (publish to sensors/<id>/data)`,
+          `  Metrics:    ${
+            server.wsUrl.replace(/^ws/, "http").replace(/\/ws\/sensors$/, "")
+          }/metrics`,
+          "",
+          "  Watch it live in a second terminal:",
+          `    deno task tail --url ${server.wsUrl} --token ${token}`,
+          "",
+          server.dev
+            ? "  (development secret, generated for this run; Ctrl-C stops)"
+            : "  Ctrl-C stops.",
+          "",
+        ].join("\n") + "\n",
+      );
+      const logger = createLogger({
+        level: flags.logLevel,
+        format: flags.logFormat,
+        write: (line) => io.stderr(line + "\n"),
+      });
+      const stopSim = new AbortController();
+      const simulation = runSimulator({
+        mqttUrl: server.mqttUrl,
+        sensors: DEFAULT_SENSORS,
+        intervalMs: flags.simInterval,
+        signal: AbortSignal.any([io.signal, stopSim.signal]),
+      }, { logger }).catch((error) => {
+        logger.error("simulator stopped", { error });
+      });
+      await serveUntilSignal(server, io);
+      stopSim.abort();
+      await simulation;
+      ctx.exitCode = 0;
+    }) as unknown as Command;
 }

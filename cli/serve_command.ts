@@ -4,6 +4,7 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { DEFAULT_CONFIG, type ServerOptions } from "../server/config.ts";
+import { redactUrl } from "../server/broker_url.ts";
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from "../server/log.ts";
 import { type ServerHandle, startServer } from "../server/server.ts";
 import type { CliContext } from "./context.ts";
@@ -138,7 +139,7 @@ export async function startFromFlags(flags: ServeFlags, io: CliIo): Promise<Serv
 export function printBanner(server: ServerHandle, io: CliIo): void {
   const lines = [
     `sensorstream serving ${server.wsUrl}`,
-    `MQTT broker: ${server.mqttUrl}` +
+    `MQTT broker: ${redactUrl(server.mqttUrl)}` +
     (server.embeddedBroker ? " (embedded)" : ""),
   ];
   if (server.dev) {
@@ -151,7 +152,7 @@ export function printBanner(server: ServerHandle, io: CliIo): void {
       `Tail it:             deno task tail --url ${server.wsUrl} --token ${server.dev.token}`,
     );
   }
-  lines.push(`Publish test data:   deno task simulate --mqtt-url ${server.mqttUrl}`, "");
+  lines.push(`Publish test data:   deno task simulate --mqtt-url ${redactUrl(server.mqttUrl)}`, "");
   io.stdout(lines.join("\n") + "\n");
 }
 

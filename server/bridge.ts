@@ -5,6 +5,7 @@
  */
 import mqtt, { type MqttClient } from "mqtt";
 import type { MqttConfig } from "./config.ts";
+import { redactUrl } from "./broker_url.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SensorReadingMessage } from "./protocol.ts";
@@ -97,7 +98,7 @@ export function startBridge(options: BridgeOptions): Bridge {
     });
   });
   client.on("close", () => {
-    if (connected) logger.warn("mqtt disconnected", { url: redactUrl(options.url) });
+    if (connected && !closed) logger.warn("mqtt disconnected", { url: redactUrl(options.url) });
     setStatus(false);
     // Exponential backoff: MQTT.js reads reconnectPeriod before each retry.
     client.options.reconnectPeriod = Math.min(
@@ -165,15 +166,4 @@ export function startBridge(options: BridgeOptions): Bridge {
       connected = false;
     },
   };
-}
-
-/** The URL without its password, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString().replace(/\/$/, "");
-  } catch {
-    return url;
-  }
 }

@@ -26,7 +26,7 @@ export function normalizeBrokerUrl(value: string, port: number): string {
   const text = value.trim();
   const fail = (why: string) =>
     new UsageError(
-      `${URL_OPTION} '${maskPassword(value)}' ${why}; use an mqtt://, mqtts://, ws:// or ` +
+      `${URL_OPTION} '${redactUrl(value)}' ${why}; use an mqtt://, mqtts://, ws:// or ` +
         `wss:// URL, or a bare host (e.g. mqtt://broker.local:1883 or localhost)`,
     );
   const full = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/.exec(text);
@@ -64,6 +64,7 @@ export function normalizeBrokerUrl(value: string, port: number): string {
   return `mqtt://${host}:${port}`;
 }
 
-function maskPassword(url: string): string {
+/** The URL with any password replaced by `***`, for messages and logs. */
+export function redactUrl(url: string): string {
   return url.replace(/^([^:/]+:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
 }

@@ -126,27 +126,35 @@ export function withDefaults(options: ServerOptions = {}): ServerConfig {
   };
 }
 
-/** Option names as the user sets them: flag / env var (config path when there is no flag). */
-const OPTION = {
-  port: "--port / PORT",
-  hostname: "--hostname / HOST",
-  embeddedPort: "--mqtt-port / MQTT_BROKER_PORT",
-  username: "--mqtt-username / MQTT_USERNAME",
-  password: "--mqtt-password / MQTT_PASSWORD",
-  topic: "--topic / MQTT_TOPIC",
-  qos: "--qos / MQTT_QOS",
-  rateLimit: "--rate-limit / WEBSOCKET_RATE_LIMIT_SECONDS",
-  secret: "--jwt-secret / JWT_SECRET",
-  jwks: "--jwks-url / JWT_JWKS_URL",
-  issuer: "--jwt-issuer / JWT_ISSUER",
-  audience: "--jwt-audience / JWT_AUDIENCE",
-  maxBuffered: "--max-buffered-bytes / WS_MAX_BUFFERED_BYTES",
-  slowClient: "--slow-client-timeout / WS_SLOW_CLIENT_TIMEOUT_SECONDS",
-  idle: "--idle-timeout / WS_IDLE_TIMEOUT_SECONDS",
-  maxClients: "--max-clients / WS_MAX_CLIENTS",
-  logLevel: "--log-level / LOG_LEVEL",
-  logFormat: "--log-format / LOG_FORMAT",
-} as const;
+/** Flag and env var that set each config field, keyed by its path; messages and `serve` use them. */
+export const OPTION_NAMES = {
+  port: { flag: "--port", env: "PORT" },
+  hostname: { flag: "--hostname", env: "HOST" },
+  "mqtt.url": { flag: "--mqtt-url", env: "MQTT_BROKER_URL" },
+  "mqtt.embeddedPort": { flag: "--mqtt-port", env: "MQTT_BROKER_PORT" },
+  "mqtt.username": { flag: "--mqtt-username", env: "MQTT_USERNAME" },
+  "mqtt.password": { flag: "--mqtt-password", env: "MQTT_PASSWORD" },
+  "mqtt.topic": { flag: "--topic", env: "MQTT_TOPIC" },
+  "mqtt.qos": { flag: "--qos", env: "MQTT_QOS" },
+  "auth.secret": { flag: "--jwt-secret", env: "JWT_SECRET" },
+  "auth.jwksUrl": { flag: "--jwks-url", env: "JWT_JWKS_URL" },
+  "auth.issuer": { flag: "--jwt-issuer", env: "JWT_ISSUER" },
+  "auth.audience": { flag: "--jwt-audience", env: "JWT_AUDIENCE" },
+  "limits.rateLimitMs": { flag: "--rate-limit", env: "WEBSOCKET_RATE_LIMIT_SECONDS" },
+  "limits.maxBufferedBytes": { flag: "--max-buffered-bytes", env: "WS_MAX_BUFFERED_BYTES" },
+  "limits.slowClientTimeoutMs": {
+    flag: "--slow-client-timeout",
+    env: "WS_SLOW_CLIENT_TIMEOUT_SECONDS",
+  },
+  "limits.idleTimeoutMs": { flag: "--idle-timeout", env: "WS_IDLE_TIMEOUT_SECONDS" },
+  "limits.maxClients": { flag: "--max-clients", env: "WS_MAX_CLIENTS" },
+  "log.level": { flag: "--log-level", env: "LOG_LEVEL" },
+  "log.format": { flag: "--log-format", env: "LOG_FORMAT" },
+} as const satisfies Record<string, { flag: string; env: string }>;
+
+/** How messages name an option: `--flag / ENV_VAR`. */
+const opt = (path: keyof typeof OPTION_NAMES) =>
+  `${OPTION_NAMES[path].flag} / ${OPTION_NAMES[path].env}`;
 
 const shown = (v: unknown) => typeof v === "string" ? `'${v}'` : String(v);
 const fail = (option: string, value: string, allowed: string) =>
@@ -166,6 +174,11 @@ function duration(option: string, ms: number, min: ">= 0" | "> 0", note = ""): v
   const value = typeof ms !== "number" ? shown(ms) : flagged ? `${ms / 1000} s` : `${ms} ms`;
   throw fail(option, value, `use a number of ${flagged ? "seconds" : "ms"} ${min}${note}`);
 }
+function isHttpUrl(v: string): boolean {
+  const url = typeof v === "string" ? URL.parse(v) : null;
+  return url !== null && (url.protocol === "http:" || url.protocol === "https:") &&
+    url.hostname !== "";
+}
 function text(option: string, v: string | undefined, unset: string): void {
   if (v !== undefined && (typeof v !== "string" || v.trim() === "")) {
     throw fail(option, "empty", `give a value, or ${unset}`);
@@ -178,21 +191,21 @@ function text(option: string, v: string | undefined, unset: string): void {
  */
 export function validateConfig(config: ServerConfig): ServerConfig {
   const { mqtt, auth, limits, log } = config;
-  port(OPTION.port, config.port);
-  text(OPTION.hostname, config.hostname ?? "", "leave it unset to bind 0.0.0.0");
-  port(OPTION.embeddedPort, mqtt.embeddedPort);
+  port(opt("port"), config.port);
+  text(opt("hostname"), config.hostname ?? "", "leave it unset to bind 0.0.0.0");
+  port(opt("mqtt.embeddedPort"), mqtt.embeddedPort);
   text("mqtt.embeddedHostname", mqtt.embeddedHostname ?? "", "leave it unset to bind 127.0.0.1");
   const url = mqtt.url === undefined ? undefined : normalizeBrokerUrl(mqtt.url, mqtt.embeddedPort);
   if (mqtt.password !== undefined && !mqtt.username) {
-    throw fail(OPTION.password, "set without a username", `also set ${OPTION.username}`);
+    throw fail(opt("mqtt.password"), "set without a username", `also set ${opt("mqtt.username")}`);
   }
   const topicProblem = typeof mqtt.topic === "string"
     ? topicFilterProblem(mqtt.topic)
     : "must be a string";
   if (topicProblem) {
-    throw fail(OPTION.topic, shown(mqtt.topic), `it ${topicProblem} (e.g. sensors/+/data)`);
+    throw fail(opt("mqtt.topic"), shown(mqtt.topic), `it ${topicProblem} (e.g. sensors/+/data)`);
   }
-  if (![0, 1, 2].includes(mqtt.qos)) throw fail(OPTION.qos, shown(mqtt.qos), "use 0, 1 or 2");
+  if (![0, 1, 2].includes(mqtt.qos)) throw fail(opt("mqtt.qos"), shown(mqtt.qos), "use 0, 1 or 2");
   duration("mqtt.reconnectMinMs", mqtt.reconnectMinMs, "> 0");
   duration("mqtt.reconnectMaxMs", mqtt.reconnectMaxMs, "> 0");
   if (mqtt.reconnectMaxMs < mqtt.reconnectMinMs) {
@@ -204,7 +217,7 @@ export function validateConfig(config: ServerConfig): ServerConfig {
     const bytes = new TextEncoder().encode(String(auth.secret)).length;
     if (bytes < MIN_SECRET_BYTES) {
       throw fail(
-        OPTION.secret,
+        opt("auth.secret"),
         `${bytes} bytes`,
         `use at least ${MIN_SECRET_BYTES} (e.g. JWT_SECRET=$(openssl rand -hex 32)), or unset ` +
           `it to run in development mode with a random secret`,
@@ -212,38 +225,39 @@ export function validateConfig(config: ServerConfig): ServerConfig {
     }
   }
   if (auth.jwksUrl !== undefined && auth.secret !== undefined) {
+    const both = `${opt("auth.secret")} and ${opt("auth.jwksUrl")}`;
     throw new UsageError(
-      `${OPTION.secret} and ${OPTION.jwks} are both set; use one: the secret for HS256 tokens ` +
-        `you mint, or your identity provider's JWKS URL`,
+      `${both} are both set; use one: the secret for HS256 tokens you mint, or your identity ` +
+        `provider's JWKS URL`,
     );
   }
-  if (auth.jwksUrl !== undefined && !/^https?:\/\/[^/?#\s]+/.test(String(auth.jwksUrl))) {
+  if (auth.jwksUrl !== undefined && !isHttpUrl(auth.jwksUrl)) {
     throw fail(
-      OPTION.jwks,
+      opt("auth.jwksUrl"),
       shown(auth.jwksUrl),
       "use an http(s) URL, e.g. https://auth.example.com/.well-known/jwks.json",
     );
   }
-  text(OPTION.issuer, auth.issuer, "unset it to accept any issuer");
-  text(OPTION.audience, auth.audience, "unset it to accept any audience");
+  text(opt("auth.issuer"), auth.issuer, "unset it to accept any issuer");
+  text(opt("auth.audience"), auth.audience, "unset it to accept any audience");
   if (!Number.isFinite(auth.clockToleranceSec) || auth.clockToleranceSec < 0) {
     throw fail("auth.clockToleranceSec", shown(auth.clockToleranceSec), "use seconds >= 0");
   }
 
-  duration(OPTION.rateLimit, limits.rateLimitMs, ">= 0", " (0 turns the throttle off)");
-  count(OPTION.maxBuffered, limits.maxBufferedBytes, " of bytes");
-  duration(OPTION.slowClient, limits.slowClientTimeoutMs, ">= 0");
-  duration(OPTION.idle, limits.idleTimeoutMs, "> 0");
+  duration(opt("limits.rateLimitMs"), limits.rateLimitMs, ">= 0", " (0 turns the throttle off)");
+  count(opt("limits.maxBufferedBytes"), limits.maxBufferedBytes, " of bytes");
+  duration(opt("limits.slowClientTimeoutMs"), limits.slowClientTimeoutMs, ">= 0");
+  duration(opt("limits.idleTimeoutMs"), limits.idleTimeoutMs, "> 0");
   count("limits.maxMessageBytes", limits.maxMessageBytes, " of bytes");
   count("limits.maxErrors", limits.maxErrors);
   duration("limits.errorWindowMs", limits.errorWindowMs, "> 0");
-  count(OPTION.maxClients, limits.maxClients);
+  count(opt("limits.maxClients"), limits.maxClients);
 
   if (!LOG_LEVELS.includes(log.level)) {
-    throw fail(OPTION.logLevel, shown(log.level), `use one of ${LOG_LEVELS.join(", ")}`);
+    throw fail(opt("log.level"), shown(log.level), `use one of ${LOG_LEVELS.join(", ")}`);
   }
   if (log.format !== "pretty" && log.format !== "json") {
-    throw fail(OPTION.logFormat, shown(log.format), "use pretty or json");
+    throw fail(opt("log.format"), shown(log.format), "use pretty or json");
   }
   const normalized = { ...mqtt, url };
   return { ...config, mqtt: normalized, auth: { ...auth }, limits: { ...limits }, log: { ...log } };

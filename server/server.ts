@@ -5,6 +5,7 @@
  */
 import { createVerifier } from "./auth.ts";
 import { startBridge } from "./bridge.ts";
+import { redactUrl } from "./broker_url.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
 import { type ServerOptions, validateConfig, withDefaults } from "./config.ts";
 import { StartupError } from "./errors.ts";
@@ -150,7 +151,11 @@ export async function startServer(
   const addr = { hostname: http.addr.hostname, port: http.addr.port };
   const host = addr.hostname === "0.0.0.0" || addr.hostname === "::" ? "localhost" : addr.hostname;
   const wsUrl = `ws://${host.includes(":") ? `[${host}]` : host}:${addr.port}${WS_PATH}`;
-  logger.info("listening", { url: wsUrl, mqtt: mqttUrl, embeddedBroker: broker !== undefined });
+  logger.info("listening", {
+    url: wsUrl,
+    mqtt: redactUrl(mqttUrl),
+    embeddedBroker: broker !== undefined,
+  });
 
   let resolveFinished!: () => void;
   const finished = new Promise<void>((r) => resolveFinished = r);

@@ -5,9 +5,27 @@
  * @module
  */
 import { CloseCode, type ServerMessage, ServerMessageSchema } from "../server/protocol.ts";
-import { endpointUrl, TailError } from "./endpoint.ts";
+import { backoffDelay } from "./backoff.ts";
+import { describeEnd, type Ended } from "./close_info.ts";
+import { displayUrl, streamUrl } from "./url.ts";
 
-export { endpointUrl, parseEndpoint, TailError, type TailErrorKind } from "./endpoint.ts";
+/** Why a run failed: the server refused us (`auth`, close 1008) or could not be reached. */
+export type TailErrorKind = "auth" | "unreachable";
+
+/** A run that cannot go on; the CLI prints `message` and exits 1. */
+export class TailError extends Error {
+  /** What went wrong. */
+  readonly kind: TailErrorKind;
+  /** The server's close reason for `auth` (e.g. `token expired`). */
+  readonly closeReason: string | undefined;
+  /** Creates a tail error; `message` says what failed and what to do. */
+  constructor(kind: TailErrorKind, message: string, options?: { closeReason?: string }) {
+    super(message);
+    this.name = "TailError";
+    this.kind = kind;
+    this.closeReason = options?.closeReason;
+  }
+}
 
 /** Where the client is; `closed` is final. */
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "closed";
@@ -59,16 +77,14 @@ export interface TailResult {
   readings: number;
 }
 
-type SessionEnd =
-  | { kind: "done"; reason: "count" | "aborted" }
-  | { kind: "error"; error: unknown }
-  | { kind: "failed"; opened: boolean; received: number; code: number; problem: string };
+/** One connection's end, plus how many frames it carried (resets the backoff). */
+type SessionEnd = (Ended & { received: number }) | { kind: "error"; error: unknown };
 
 /**
  * Streams from the server until `count` readings, abort, or a fatal close. Rejects with
- * {@link TailError} on a policy close (`auth`) or when the first connection cannot be
- * made within `connectTimeoutMs` (`unreachable`). Readings repeated by the server's
- * replay after a reconnect are passed on only once.
+ * {@link TailError} on a policy close (`auth`), or (`unreachable`) when the first connection
+ * is not up within `connectTimeoutMs` or the server answers HTTP 4xx. Readings the server
+ * replays after a reconnect are passed on only once.
  */
 export async function runTail(
   options: TailOptions,
@@ -78,38 +94,47 @@ export async function runTail(
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const sleep = deps.sleep ?? abortableSleep;
-  const min = options.reconnectMinMs ?? 250;
-  const max = Math.max(min, options.reconnectMaxMs ?? 5_000);
+  const shown = displayUrl(options.url);
   const deadline = now() + options.connectTimeoutMs;
   const shared = { readings: 0, lastRaw: new Map<string, string>() };
   let everOpened = false;
-  let delay = min;
+  let attempt = 0;
   events.onState("connecting");
   while (true) {
     if (options.signal?.aborted) return finish("aborted");
     const token = typeof options.token === "function" ? await options.token() : options.token;
-    const url = endpointUrl(options.url, { token, sensors: options.sensors }).href;
+    const url = streamUrl(options.url, token, options.sensors);
     const timeoutMs = everOpened ? options.connectTimeoutMs : Math.max(1, deadline - now());
     const end = await session(url, timeoutMs, options, events, shared);
-    if (end.kind === "done") return finish(end.reason);
     if (end.kind === "error") throw end.error;
+    if (end.kind === "done") return finish(end.reason);
     everOpened ||= end.opened;
-    if (end.code === CloseCode.POLICY_VIOLATION) {
+    const about = describeEnd(end);
+    if (end.opened && end.code === CloseCode.POLICY_VIOLATION) {
+      // A token we mint ourselves is renewed on reconnect; any other refusal is final.
       const renewable = typeof options.token === "function" && end.received > 0;
-      if (!(renewable && end.problem === "token expired")) {
-        events.onState("closed", end.problem);
-        throw new TailError("auth", authMessage(end.problem), { closeReason: end.problem });
+      if (!(renewable && end.reason === "token expired")) {
+        events.onState("closed", about.text);
+        throw new TailError("auth", authMessage(about.text), { closeReason: end.reason });
       }
     }
-    if (!everOpened && now() >= deadline) {
-      events.onState("closed", end.problem);
-      throw new TailError("unreachable", unreachableMessage(options, end.problem));
+    const hint = about.hint ? ` ${about.hint}` : "";
+    if (about.fatal || (!everOpened && now() >= deadline)) {
+      events.onState("closed", about.text);
+      const gaveUp = about.fatal ? "" : ` (gave up after ${options.connectTimeoutMs / 1_000}s)`;
+      throw new TailError(
+        "unreachable",
+        `Cannot connect to ${shown}: ${about.text}.${hint}${gaveUp}`,
+      );
     }
-    if (end.received > 0) delay = min;
-    let wait = Math.round(delay * (0.5 + 0.5 * random()));
-    delay = Math.min(max, delay * 2);
+    if (end.received > 0) attempt = 0;
+    let wait = backoffDelay(attempt++, {
+      minMs: options.reconnectMinMs,
+      maxMs: options.reconnectMaxMs,
+      random,
+    });
     if (!everOpened) wait = Math.max(0, Math.min(wait, deadline - now()));
-    const what = end.opened ? `connection lost: ${end.problem}` : end.problem;
+    const what = end.opened ? `connection lost: ${about.text}` : about.text;
     events.onState(
       everOpened ? "reconnecting" : "connecting",
       `${what}; retrying in ${(wait / 1_000).toFixed(1)}s`,
@@ -136,16 +161,16 @@ function session(
     let outcome: SessionEnd | undefined;
     let opened = false;
     let received = 0;
-    let problem: string | undefined;
-    const stop = (end: SessionEnd, code = CloseCode.NORMAL) => {
+    let error: string | undefined;
+    const stop = (end: SessionEnd) => {
       outcome ??= end;
-      ws.close(code);
+      ws.close(CloseCode.NORMAL);
     };
     const timer = setTimeout(() => {
-      problem = `no answer within ${(timeoutMs / 1_000).toFixed(1)}s`;
+      error = `no answer within ${(timeoutMs / 1_000).toFixed(1)}s`;
       ws.close();
     }, timeoutMs);
-    const onAbort = () => stop({ kind: "done", reason: "aborted" });
+    const onAbort = () => stop({ kind: "done", reason: "aborted", received });
     options.signal?.addEventListener("abort", onAbort, { once: true });
     ws.onopen = () => {
       clearTimeout(timer);
@@ -153,7 +178,7 @@ function session(
       guard(() => events.onState("connected"));
     };
     ws.onerror = (e) => {
-      problem ??= describeConnectError(e instanceof ErrorEvent ? e.message : String(e));
+      error ??= e instanceof ErrorEvent ? e.message : String(e);
     };
     ws.onmessage = (e) => {
       if (outcome || typeof e.data !== "string") return;
@@ -165,13 +190,7 @@ function session(
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
       resolve(
-        outcome ?? {
-          kind: "failed",
-          opened,
-          received,
-          code: e.code,
-          problem: e.reason || problem || describeClose(e.code),
-        },
+        outcome ?? { kind: "closed", opened, received, code: e.code, reason: e.reason, error },
       );
     };
     if (options.signal?.aborted) onAbort();
@@ -205,50 +224,19 @@ function session(
       }
       events.onMessage(msg, raw);
       if (options.count !== undefined && shared.readings >= options.count) {
-        stop({ kind: "done", reason: "count" });
+        stop({ kind: "done", reason: "count", received });
       }
     }
   });
 }
 
-/** Turns Deno's WebSocket error text into what a user understands. */
-function describeConnectError(message: string): string {
-  const text = message.replace(/^.*failed to connect to WebSocket:\s*/, "");
-  if (/tcp connect error|refused/i.test(text)) return "connection refused";
-  if (/dns error/i.test(text)) return "host not found";
-  const status = /status code:?\s*(\d{3})/i.exec(text)?.[1];
-  if (status === "404") return "HTTP 404 (no WebSocket endpoint there; the path is /ws/sensors)";
-  if (status === "503") return "HTTP 503 (server busy: too many clients)";
-  if (status) return `HTTP ${status} instead of a WebSocket upgrade`;
-  return text || "connection failed";
-}
-
-function describeClose(code: number): string {
-  switch (code) {
-    case CloseCode.GOING_AWAY:
-      return "server shutting down";
-    case CloseCode.INTERNAL_ERROR:
-      return "server error";
-    case CloseCode.TRY_AGAIN_LATER:
-      return "client too slow";
-    default:
-      return `closed without a reason (code ${code})`;
-  }
-}
-
 function authMessage(reason: string): string {
-  const hint = reason === "too many invalid messages"
-    ? ""
-    : reason === "invalid token"
+  const hint = reason === "invalid token"
     ? " (was it signed with the secret serve uses? get one with `sensorstream token --sub me`)"
-    : " (get a fresh one with `sensorstream token --sub me`)";
-  return `Server refused the connection: ${reason}${hint}`;
-}
-
-function unreachableMessage(options: TailOptions, problem: string): string {
-  const secs = options.connectTimeoutMs / 1_000;
-  const serveHint = /refused|no answer/.test(problem) ? " Is `sensorstream serve` running?" : "";
-  return `Cannot connect to ${options.url}: ${problem}.${serveHint} (gave up after ${secs}s)`;
+    : reason === "token expired" || reason === "missing token"
+    ? " (get a fresh one with `sensorstream token --sub me`)"
+    : "";
+  return `Server closed the connection: ${reason}${hint}`;
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -216,10 +216,14 @@ Deno.test("bad auth configuration is refused when the verifier is built", async 
 
 Deno.test("JWKS mode verifies tokens signed by the identity provider's keys", async (t) => {
   const { privateKey, publicKey } = await generateKeyPair("ES256");
-  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+  const rsa = await generateKeyPair("RS256");
+  const keys = [
+    { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" },
+    { ...(await exportJWK(rsa.publicKey)), kid: "k2", alg: "RS256", use: "sig" },
+  ];
   await using jwks = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    () => Response.json({ keys: [jwk] }),
+    () => Response.json({ keys }),
   );
   const verifier = createVerifier(
     secretAuth({ secret: undefined, jwksUrl: `http://127.0.0.1:${jwks.addr.port}/jwks.json` }),
@@ -233,6 +237,13 @@ Deno.test("JWKS mode verifies tokens signed by the identity provider's keys", as
     const claims = await verifier.verify(await es256({ sensors: ["V3"] }));
     assert.equal(claims.sub, "bob");
     assert.deepEqual(claims.sensors, new Set(["V3"]));
+  });
+  await t.step("a valid RS256 token is accepted", async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: "RS256", kid: "k2" })
+      .setSubject("carol").setExpirationTime("10m").sign(rsa.privateKey);
+    const claims = await verifier.verify(token);
+    assert.equal(claims.sub, "carol");
+    assert.equal(claims.sensors, null);
   });
   await t.step("an ES256 token signed by another key is refused", async () => {
     const { privateKey: stranger } = await generateKeyPair("ES256");

@@ -1,8 +1,11 @@
 /** Config validation: broker URLs as users write them, and a clear message for every bad field. */
 import assert from "node:assert/strict";
+import type { CliIo } from "../cli/io.ts";
+import { serveCommand } from "../cli/serve_command.ts";
 import {
   DEFAULT_CONFIG,
   normalizeBrokerUrl,
+  OPTION_NAMES,
   type ServerConfig,
   type ServerOptions,
   validateConfig,
@@ -150,6 +153,11 @@ Deno.test("validateConfig rejects each bad field with a message naming the optio
       { auth: { jwksUrl: "file:///etc/jwks.json" } },
       /--jwks-url \/ JWT_JWKS_URL is 'file:\/\/\/etc\/jwks\.json'; use an http\(s\) URL/,
     ],
+    [
+      "JWKS URL without a host",
+      { auth: { jwksUrl: "https://" } },
+      /--jwks-url \/ JWT_JWKS_URL is 'https:\/\/'; use an http\(s\) URL/,
+    ],
     ["empty issuer", { auth: { issuer: "" } }, /--jwt-issuer \/ JWT_ISSUER is empty/],
     ["empty audience", { auth: { audience: "" } }, /--jwt-audience \/ JWT_AUDIENCE is empty/],
     ["clock tolerance", { auth: { clockToleranceSec: -1 } }, /auth\.clockToleranceSec is -1/],
@@ -194,6 +202,26 @@ Deno.test("validateConfig rejects each bad field with a message naming the optio
         assert.ok(!e.message.includes(SECRET), "the message must not show the secret");
         return true;
       });
+    });
+  }
+});
+
+Deno.test("the option names in messages are the flags and env vars serve reads", async (t) => {
+  // Only the option definitions are read; the action (which would use io) never runs.
+  const io: CliIo = {
+    stdout() {},
+    stderr() {},
+    env: () => undefined,
+    isTerminal: false,
+    columns: undefined,
+    signal: new AbortController().signal,
+  };
+  const serve = serveCommand({ io, exitCode: 0 });
+  for (const [path, { flag, env }] of Object.entries(OPTION_NAMES)) {
+    await t.step(`${path}: ${flag} / ${env}`, () => {
+      const option = serve.options.find((o) => o.long === flag);
+      assert.ok(option, `serve has no ${flag}`);
+      assert.equal(option.envVar, env);
     });
   }
 });
