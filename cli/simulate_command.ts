@@ -4,15 +4,11 @@
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { normalizeBrokerUrl } from "../server/broker_url.ts";
 import { UsageError } from "../server/errors.ts";
 import { createLogger, type Logger, type LogLevel } from "../server/log.ts";
 import { DEFAULT_SENSORS, DEFAULT_TOPIC, topicFilterProblem } from "../server/protocol.ts";
-import {
-  normalizeMqttUrl,
-  runSimulator,
-  type SimulatorStatus,
-  type SimulatorSummary,
-} from "../sim/mod.ts";
+import { runSimulator, type SimulatorStatus, type SimulatorSummary } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
 import type { CliIo } from "./io.ts";
 import {
@@ -61,16 +57,31 @@ function time(text: string): number {
   return t;
 }
 
-/** Broker URL from the flag, else `MQTT_BROKER_URL` (+ `MQTT_BROKER_PORT` for a bare host). */
-function brokerUrl(flag: string | undefined, io: CliIo): string {
+/**
+ * Broker URL from the flag, else `MQTT_BROKER_URL`; a bare host takes its port from
+ * `--mqtt-port`, else `MQTT_BROKER_PORT`, else 1883.
+ */
+function brokerUrl(flag: string | undefined, portFlag: number | undefined, io: CliIo): string {
   const raw = flag ?? io.env("MQTT_BROKER_URL") ?? DEFAULT_MQTT_URL;
-  const from = flag !== undefined ? "--mqtt-url" : "MQTT_BROKER_URL";
-  try {
-    const envPort = io.env("MQTT_BROKER_PORT");
-    return normalizeMqttUrl(raw, envPort === undefined ? undefined : parsePort(envPort));
-  } catch (error) {
-    throw new UsageError(`${from}: ${(error as Error).message}`, { cause: error });
+  const envPort = io.env("MQTT_BROKER_PORT");
+  let port = portFlag;
+  if (port === undefined && envPort !== undefined) {
+    try {
+      port = parsePort(envPort);
+    } catch (error) {
+      throw new UsageError(`MQTT_BROKER_PORT: ${(error as Error).message}`, { cause: error });
+    }
   }
+  return normalizeBrokerUrl(raw, port ?? 1883);
+}
+
+/** Topic filter from the flag, else `MQTT_TOPIC`, else the default. */
+function topicFrom(flag: string | undefined, io: CliIo): string {
+  const env = io.env("MQTT_TOPIC");
+  if (flag !== undefined || env === undefined) return flag ?? DEFAULT_TOPIC;
+  const problem = topicFilterProblem(env);
+  if (problem) throw new UsageError(`MQTT_TOPIC '${env}' ${problem}`);
+  return env;
 }
 
 /** Builds the `simulate` subcommand. */
@@ -81,6 +92,11 @@ export function simulateCommand(ctx: CliContext): Command {
       "--mqtt-url <url>",
       `broker URL or host [env: MQTT_BROKER_URL] (default: ${DEFAULT_MQTT_URL})`,
     )
+    .option(
+      "--mqtt-port <port>",
+      "port for a bare-host --mqtt-url [env: MQTT_BROKER_PORT] (default: 1883)",
+      parsePort,
+    )
     .option("--mqtt-username <user>", "MQTT username [env: MQTT_USERNAME]")
     .option("--mqtt-password <password>", "MQTT password [env: MQTT_PASSWORD]")
     .addOption(
@@ -89,9 +105,8 @@ export function simulateCommand(ctx: CliContext): Command {
     )
     .option(
       "--topic <filter>",
-      "topic filter; '+' is replaced by the sensor id",
+      `topic filter; '+' is replaced by the sensor id [env: MQTT_TOPIC] (default: ${DEFAULT_TOPIC})`,
       topicFilter,
-      DEFAULT_TOPIC,
     )
     .addOption(
       new Option("--interval <duration>", "time between readings of each sensor (default: 1s)")
@@ -148,11 +163,11 @@ Examples:
       let summary: SimulatorSummary;
       try {
         summary = await runSimulator({
-          mqttUrl: brokerUrl(flags.mqttUrl, io),
+          mqttUrl: brokerUrl(flags.mqttUrl, flags.mqttPort, io),
           username: flags.mqttUsername ?? io.env("MQTT_USERNAME"),
           password: flags.mqttPassword ?? io.env("MQTT_PASSWORD"),
           sensors: flags.sensors,
-          topic: flags.topic,
+          topic: topicFrom(flags.topic, io),
           intervalMs: flags.rate === undefined ? flags.interval ?? 1_000 : undefined,
           ratePerSec: flags.rate,
           count: flags.count,

@@ -6,6 +6,7 @@
 import mqtt, { type MqttClient } from "mqtt";
 import type { MqttConfig } from "./config.ts";
 import { redactUrl } from "./broker_url.ts";
+import type { LatestReading } from "./connection.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SensorReadingMessage } from "./protocol.ts";
@@ -40,8 +41,8 @@ export interface BridgeOptions {
 export interface Bridge {
   /** Whether the broker link is up. */
   readonly connected: boolean;
-  /** Latest valid reading per sensor (including ones the throttle still holds). */
-  latest(): Iterable<SensorReadingMessage>;
+  /** Latest valid reading per sensor, serialized (including ones the throttle still holds). */
+  latest(): Iterable<LatestReading>;
   /** Unsubscribes and disconnects; pending throttled readings are dropped. */
   close(): Promise<void>;
 }
@@ -56,16 +57,14 @@ export function startBridge(options: BridgeOptions): Bridge {
   const { metrics, mqtt: cfg } = options;
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
-  const latest = new Map<string, SensorReadingMessage>();
+  const latest = new Map<string, LatestReading>();
   const lastInvalidLog = new Map<string, { at: number; suppressed: number }>();
   let connected = false;
   let closed = false;
 
-  const throttle = new Throttle<{ message: SensorReadingMessage; receivedAt: number }>(
+  const throttle = new Throttle<OutgoingReading>(
     options.rateLimitMs,
-    (sensorId, { message, receivedAt }) => {
-      options.onReading({ sensorId, message, text: JSON.stringify(message), receivedAt });
-    },
+    (_sensorId, reading) => options.onReading(reading),
     clock,
   );
 
@@ -124,18 +123,21 @@ export function startBridge(options: BridgeOptions): Bridge {
       logInvalid(topic, parsed.reason, parsed.detail, receivedAt);
       return;
     }
-    remember(parsed.sensorId, parsed.message);
+    // Serialized once here; the same text goes to the cache, the throttle and every client.
+    const text = JSON.stringify(parsed.message);
+    const { sensorId, message } = parsed;
+    remember({ sensorId, text });
     const before = throttle.dropped;
-    throttle.push(parsed.sensorId, { message: parsed.message, receivedAt });
+    throttle.push(sensorId, { sensorId, message, text, receivedAt });
     metrics.mqttThrottled += throttle.dropped - before;
   });
 
-  function remember(sensorId: string, message: SensorReadingMessage) {
-    if (latest.has(sensorId)) latest.delete(sensorId);
+  function remember(reading: LatestReading) {
+    if (latest.has(reading.sensorId)) latest.delete(reading.sensorId);
     else if (latest.size >= MAX_REMEMBERED_SENSORS) {
       latest.delete(latest.keys().next().value!);
     }
-    latest.set(sensorId, message);
+    latest.set(reading.sensorId, reading);
   }
 
   function logInvalid(topic: string, reason: string, detail: string, now: number) {

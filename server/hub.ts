@@ -46,6 +46,8 @@ export interface HubOptions {
   onSent?(count: number): void;
   /** Called with the number of messages dropped for slow clients (once per operation). */
   onDropped?(count: number): void;
+  /** Called when the hub itself closes a client (slow consumer, failed send), with the reason. */
+  onClosed?(reason: string): void;
 }
 
 /** Registry of connected clients and the fan-out to them. */
@@ -59,6 +61,7 @@ export class Hub {
   readonly #logger: Logger;
   readonly #onSent: (count: number) => void;
   readonly #onDropped: (count: number) => void;
+  readonly #onClosed: (reason: string) => void;
 
   /** Creates an empty hub; throws `RangeError` on negative or non-finite limits. */
   constructor(options: HubOptions) {
@@ -74,6 +77,7 @@ export class Hub {
     this.#logger = options.logger ?? silentLogger;
     this.#onSent = options.onSent ?? (() => {});
     this.#onDropped = options.onDropped ?? (() => {});
+    this.#onClosed = options.onClosed ?? (() => {});
   }
 
   /** Registers a client; throws `RangeError` if its id is already taken. */
@@ -213,6 +217,7 @@ export class Hub {
         this.#forget(client);
         client.dropped += client.pendingCount;
         client.closeQuietly(CloseCode.TRY_AGAIN_LATER, CloseReason.SLOW_CONSUMER);
+        this.#onClosed(CloseReason.SLOW_CONSUMER);
       }
     }
     if (sent > 0) this.#onSent(sent);
@@ -254,6 +259,7 @@ export class Hub {
       this.#logger.warn("send failed; dropping client", { client: client.id, error });
       this.#forget(client);
       client.closeQuietly(CloseCode.INTERNAL_ERROR, "send failed");
+      this.#onClosed("send failed");
       return false;
     }
   }

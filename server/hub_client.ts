@@ -46,7 +46,7 @@ export interface HubClient extends ClientInfo {
 /** Most direct replies kept for a slow client; later ones are dropped. */
 export const MAX_PENDING_REPLIES = 16;
 /** Most ids kept in a client's subscriptions or exclusions; further ids are ignored. */
-export const MAX_SUBSCRIPTIONS = 10_000;
+export const MAX_SUBSCRIPTIONS = 1_000;
 
 const NONE: ReadonlySet<string> = new Set();
 

@@ -45,22 +45,30 @@ export function topicFilterProblem(filter: string): string | undefined {
 }
 
 /**
- * Extracts the sensor id from a topic matching `filter`, or `undefined` when the topic does
- * not match or the id is not a valid sensor id.
+ * Compiles a topic filter (one `+` level) into a function returning the sensor id of a matching
+ * topic, or `undefined` when the topic does not match or the id is not a valid sensor id.
  */
+export function topicMatcher(filter: string): (topic: string) => string | undefined {
+  const levels = filter.split("/");
+  const at = levels.indexOf("+");
+  const prefix = levels.slice(0, at).join("/") + (at > 0 ? "/" : "");
+  const suffix = (at < levels.length - 1 ? "/" : "") + levels.slice(at + 1).join("/");
+  return (topic) => {
+    if (
+      topic.length <= prefix.length + suffix.length || !topic.startsWith(prefix) ||
+      !topic.endsWith(suffix)
+    ) return undefined;
+    const id = topic.slice(prefix.length, topic.length - suffix.length);
+    return SENSOR_ID_PATTERN.test(id) ? id : undefined;
+  };
+}
+
+/** The sensor id of `topic` under `filter` (see {@link topicMatcher}). */
 export function sensorIdFromTopic(
   topic: string,
   filter: string = DEFAULT_TOPIC,
 ): string | undefined {
-  const t = topic.split("/");
-  const f = filter.split("/");
-  if (t.length !== f.length) return undefined;
-  let id: string | undefined;
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "+") id = t[i];
-    else if (f[i] !== t[i]) return undefined;
-  }
-  return id !== undefined && SENSOR_ID_PATTERN.test(id) ? id : undefined;
+  return topicMatcher(filter)(topic);
 }
 
 const finite = z.number().finite();
@@ -78,8 +86,8 @@ export const SensorValuesSchema = z.object({
 
 /** An MQTT payload on `sensors/{id}/data`. Unknown fields are ignored. */
 export const SensorPayloadSchema = SensorValuesSchema.extend({
-  timestamp: z.string().optional().describe(
-    "ISO8601 time of the measurement; the receive time is used when absent or not a date",
+  timestamp: z.unknown().optional().describe(
+    "ISO8601 time of the measurement; the receive time is used when absent or not a valid date",
   ),
   sensor_id: sensorId.optional().describe("Must equal the topic's sensor id when present"),
 });

@@ -3,7 +3,15 @@
  * the receive time is passed in.
  * @module
  */
-import { sensorIdFromTopic, SensorPayloadSchema, type SensorReadingMessage } from "./protocol.ts";
+import { SensorPayloadSchema, type SensorReadingMessage, topicMatcher } from "./protocol.ts";
+
+const matchers = new Map<string, (topic: string) => string | undefined>();
+/** The compiled matcher of a filter; a service uses one filter, so this stays tiny. */
+function matcherFor(filter: string): (topic: string) => string | undefined {
+  let m = matchers.get(filter);
+  if (!m) matchers.set(filter, m = topicMatcher(filter));
+  return m;
+}
 
 /** Why an MQTT message was dropped; also the `reason` label of the invalid-message metric. */
 export type InvalidReason =
@@ -33,7 +41,7 @@ export function parseReading(
   payload: Uint8Array,
   options: { topicFilter: string; receivedAt: number },
 ): ParsedReading {
-  const sensorId = sensorIdFromTopic(topic, options.topicFilter);
+  const sensorId = matcherFor(options.topicFilter)(topic);
   if (sensorId === undefined) {
     return { ok: false, reason: "bad_topic", detail: "sensor id must match [A-Za-z0-9_-]{1,64}" };
   }
@@ -81,14 +89,30 @@ export function parseReading(
 }
 
 /** ISO8601 with a date and time: what a payload's `timestamp` must look like to be used. */
-const ISO8601 = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+const ISO8601 =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 
-/** The payload's own time as UTC ISO8601 with ms when valid, else the receive time. */
-export function readingTime(timestamp: string | undefined, receivedAt: number): string {
-  const m = timestamp === undefined ? null : ISO8601.exec(timestamp);
+/**
+ * The payload's own time as UTC ISO8601 with ms when it is a real ISO8601 date and time (no zone
+ * means UTC), else the receive time. Non-strings and impossible dates (Feb 30) fall back too.
+ */
+export function readingTime(timestamp: unknown, receivedAt: number): string {
+  const m = typeof timestamp === "string" ? ISO8601.exec(timestamp) : null;
   if (m) {
+    const [year, month, day, hour, minute, second] = m.slice(1, 7).map((v) => Number(v ?? 0)) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+    const real = month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour < 24 &&
+      minute < 60 && second < 60;
     // No zone designator: read as UTC, as the sensors' firmware and the old service do.
-    const t = Date.parse(m[3] === undefined ? `${timestamp!.replace(" ", "T")}Z` : timestamp!);
+    const text = m[7] === undefined ? `${m[0].replace(" ", "T")}Z` : m[0];
+    const t = real ? Date.parse(text) : NaN;
     if (Number.isFinite(t)) return new Date(t).toISOString();
   }
   return new Date(receivedAt).toISOString();

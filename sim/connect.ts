@@ -6,7 +6,7 @@
 import mqtt, { type MqttClient } from "mqtt";
 import { StartupError } from "../server/errors.ts";
 import type { Logger } from "../server/log.ts";
-import { redactUrl } from "./mqtt_url.ts";
+import { redactUrl } from "../server/broker_url.ts";
 
 /** Options of {@link connectWithRetry}. */
 export interface ConnectOptions {

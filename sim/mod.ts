@@ -19,7 +19,7 @@ import type { MqttClient } from "mqtt";
 import { type Logger, silentLogger } from "../server/log.ts";
 import { sensorTopic } from "../server/protocol.ts";
 import { connectWithRetry } from "./connect.ts";
-import { redactUrl } from "./mqtt_url.ts";
+import { redactUrl } from "../server/broker_url.ts";
 import { resolveOptions, type SimulatorOptions } from "./options.ts";
 import { createRandom } from "./random.ts";
 import { initialState, invalidPayload, nextReading, readingPayload } from "./sensors.ts";
@@ -27,7 +27,6 @@ import type { SensorState } from "./sensors.ts";
 import { sleep, waitConnected, withTimeout } from "./wait.ts";
 
 export { createRandom } from "./random.ts";
-export { normalizeMqttUrl } from "./mqtt_url.ts";
 export type { SimulatorOptions } from "./options.ts";
 
 /** State of the link to the broker. */

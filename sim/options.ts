@@ -3,7 +3,7 @@
  * @module
  */
 import { DEFAULT_TOPIC, topicFilterProblem } from "../server/protocol.ts";
-import { normalizeMqttUrl } from "./mqtt_url.ts";
+import { normalizeBrokerUrl } from "../server/broker_url.ts";
 
 /** What to simulate and where to publish it. */
 export interface SimulatorOptions {
@@ -52,7 +52,7 @@ export type ResolvedOptions = SimulatorOptions & {
 
 /** Checks options once, before anything connects; throws `RangeError` / `TypeError`. */
 export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
-  const o = { ...options, mqttUrl: normalizeMqttUrl(options.mqttUrl) };
+  const o = { ...options, mqttUrl: normalizeBrokerUrl(options.mqttUrl, 1883) };
   const positive = (name: string, v: number | undefined) => {
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) {
       throw new RangeError(`${name} must be a number > 0, got ${v}`);

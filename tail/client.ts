@@ -77,6 +77,9 @@ export interface TailResult {
   readings: number;
 }
 
+/** Least time the first connection's final attempt gets, ms. */
+const LAST_ATTEMPT_MS = 250;
+
 /** One connection's end, plus how many frames it carried (resets the backoff). */
 type SessionEnd = (Ended & { received: number }) | { kind: "error"; error: unknown };
 
@@ -104,7 +107,11 @@ export async function runTail(
     if (options.signal?.aborted) return finish("aborted");
     const token = typeof options.token === "function" ? await options.token() : options.token;
     const url = streamUrl(options.url, token, options.sensors);
-    const timeoutMs = everOpened ? options.connectTimeoutMs : Math.max(1, deadline - now());
+    // The last attempt before the deadline still gets a fair slice, so its error is the
+    // server's answer ("connection refused") rather than our own timer.
+    const timeoutMs = everOpened
+      ? options.connectTimeoutMs
+      : Math.max(Math.min(LAST_ATTEMPT_MS, options.connectTimeoutMs), deadline - now());
     const end = await session(url, timeoutMs, options, events, shared);
     if (end.kind === "error") throw end.error;
     if (end.kind === "done") return finish(end.reason);

@@ -1,43 +1,13 @@
 /**
- * What `tail` shows, as pure functions of the messages received and the time: the live
- * table, the one-line-per-reading format and the moisture sparkline. No I/O, no timers.
+ * The live table of `tail`: a pure model of the messages received, rendered for a given
+ * time. No I/O, no timers (tail/screen.ts draws it in place).
  * @module
  */
 import type { SensorReadingMessage, ServerMessage } from "../server/protocol.ts";
-import type { TailState } from "./client.ts";
+import type { ConnectionState } from "./client.ts";
+import { formatAge, formatLux, oneDecimal, sparkline } from "./format.ts";
 
-const BARS = "▁▂▃▄▅▆▇█";
-
-/**
- * One bar per value, `▁` at `min` and `█` at `max` (values outside are clamped). A flat
- * range draws every bar at mid height.
- */
-export function sparkline(values: readonly number[], min: number, max: number): string {
-  const top = BARS.length - 1;
-  return values.map((v) => {
-    const level = max > min ? Math.round(((v - min) / (max - min)) * top) : top / 2;
-    return BARS[Math.max(0, Math.min(top, Math.floor(level)))];
-  }).join("");
-}
-
-/** `0.4s`, `12s`, `3m05s`, `2h03m`, `4d` (negative ages, from clock skew, count as 0). */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, ms) / 1000;
-  if (s < 10) return `${s.toFixed(1)}s`;
-  if (s < 60) return `${Math.floor(s)}s`;
-  const pad = (n: number) => String(Math.floor(n)).padStart(2, "0");
-  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h${pad((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86_400)}d`;
-}
-
-/** `2025-12-06T14:30:00.000Z V1 moisture=45.2% temperature=22.1°C humidity=65.5% light=800lx` */
-export function formatLine(message: SensorReadingMessage): string {
-  const d = message.data;
-  return `${message.timestamp} ${d.sensor_id} moisture=${d.moisture.toFixed(1)}% ` +
-    `temperature=${d.temperature.toFixed(1)}°C humidity=${d.humidity.toFixed(1)}% ` +
-    `light=${Math.round(d.light)}lx`;
-}
+export { formatLine, sparkline } from "./format.ts";
 
 /** Options of {@link TableModel.render}. */
 export interface RenderOptions {
@@ -65,14 +35,15 @@ const STYLE = {
 } as const;
 /** Readings older than this are shown as stale, ms. */
 const STALE_MS = 30_000;
-const STATE_STYLE: Record<TailState, string> = {
+const STATE_STYLE: Record<ConnectionState, string> = {
   connecting: STYLE.yellow,
   connected: STYLE.green,
   reconnecting: STYLE.yellow,
   closed: STYLE.red,
 };
+const BROKER_STYLE: Record<string, string> = { connected: STYLE.green, disconnected: STYLE.red };
+/** Value columns after SENSOR, whose width follows the longest id. */
 const COLUMNS: [title: string, width: number][] = [
-  ["SENSOR", 8],
   ["MOISTURE", 9],
   ["TEMP", 9],
   ["HUMIDITY", 9],
@@ -85,7 +56,7 @@ export class TableModel {
   /** Moisture values kept per sensor for the sparkline. */
   readonly historySize: number;
   #rows = new Map<string, Row>();
-  #state: TailState = "connecting";
+  #state: ConnectionState = "connecting";
   #broker: string | undefined;
   #clients: number | undefined;
   #readings = 0;
@@ -98,7 +69,7 @@ export class TableModel {
   }
 
   /** Sets the connection state shown in the header. */
-  setState(state: TailState): void {
+  setState(state: ConnectionState): void {
     this.#state = state;
   }
 
@@ -144,22 +115,23 @@ export class TableModel {
     };
     const broker = this.#broker ?? "unknown";
     const header: Cell[] = [
-      ["sensorstream tail", STYLE.bold],
-      [`  ${this.#url}  `],
+      ["sensorstream tail  ", STYLE.bold],
       [this.#state, STATE_STYLE[this.#state]],
       ["  broker: "],
-      [broker, broker === "connected" ? STYLE.green : STYLE.red],
-      [`  clients: ${this.#clients ?? "?"}  readings: ${this.#readings}`],
+      [broker, BROKER_STYLE[broker] ?? STYLE.yellow],
+      // The URL goes last: on a narrow terminal it is what gets cut.
+      [`  clients: ${this.#clients ?? "?"}  readings: ${this.#readings}  ${this.#url}`],
     ];
-    const titles = COLUMNS.map(([t, w], i) => i === 0 ? t.padEnd(w) : t.padStart(w)).join("");
-    const lines = [fit(header), "", fit([[`${titles}  MOISTURE TREND`, STYLE.dim]])];
     const ids = [...this.#rows.keys()].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+    const idWidth = Math.max(8, ...ids.map((id) => id.length + 2));
+    const titles = "SENSOR".padEnd(idWidth) + COLUMNS.map(([t, w]) => t.padStart(w)).join("");
+    const lines = [fit(header), "", fit([[`${titles}  MOISTURE TREND`, STYLE.dim]])];
     if (ids.length === 0) lines.push(fit([["waiting for readings…", STYLE.dim]]));
-    for (const id of ids) lines.push(fit(this.#rowCells(this.#rows.get(id)!, now)));
+    for (const id of ids) lines.push(fit(this.#rowCells(this.#rows.get(id)!, now, idWidth)));
     return lines.join("\n");
   }
 
-  #rowCells(row: Row, now: number): Cell[] {
+  #rowCells(row: Row, now: number, idWidth: number): Cell[] {
     const d = row.reading.data;
     const w = COLUMNS.map(([, width]) => width);
     const age = now - row.at;
@@ -169,12 +141,12 @@ export class TableModel {
     const mid = (lo + hi) / 2;
     const span = Math.max(hi - lo, 2) / 2;
     return [
-      [d.sensor_id.padEnd(w[0]!), STYLE.bold],
-      [`${d.moisture.toFixed(1)} %`.padStart(w[1]!)],
-      [`${d.temperature.toFixed(1)} °C`.padStart(w[2]!)],
-      [`${d.humidity.toFixed(1)} %`.padStart(w[3]!)],
-      [`${Math.round(d.light)} lx`.padStart(w[4]!)],
-      [formatAge(age).padStart(w[5]!), age > STALE_MS ? STYLE.yellow : undefined],
+      [d.sensor_id.padEnd(idWidth), STYLE.bold],
+      [`${oneDecimal(d.moisture)} %`.padStart(w[0]!)],
+      [`${oneDecimal(d.temperature)} °C`.padStart(w[1]!)],
+      [`${oneDecimal(d.humidity)} %`.padStart(w[2]!)],
+      [`${formatLux(d.light)} lx`.padStart(w[3]!)],
+      [formatAge(age).padStart(w[4]!), age > STALE_MS ? STYLE.yellow : undefined],
       ["  "],
       [sparkline(row.moisture, mid - span, mid + span), STYLE.green],
     ];

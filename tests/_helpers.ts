@@ -226,8 +226,12 @@ export class WsProbe implements AsyncDisposable {
     return await within(3_000, this.closed, "websocket close");
   }
 
+  /** Closes; fails if the server ever sent a message that broke the protocol schema. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.opened.catch(() => {});
     await this.close();
+    if (this.invalid.length > 0) {
+      throw new Error(`server sent messages outside the protocol: ${this.invalid.join("\n")}`);
+    }
   }
 }

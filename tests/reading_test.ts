@@ -7,6 +7,14 @@ const enc = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v :
 const opts = { topicFilter: "sensors/+/data", receivedAt: Date.UTC(2025, 11, 6, 14, 30) };
 const good = { moisture: 45.2, temperature: 22.1, humidity: 65.5, light: 800 };
 
+Deno.test("a numeric or null timestamp falls back to the receive time, not a drop", () => {
+  for (const timestamp of [1733495400, null, { at: 1 }]) {
+    const r = parseReading("sensors/V1/data", enc({ ...good, timestamp }), opts);
+    assert.ok(r.ok, String(timestamp));
+    assert.equal(r.message.timestamp, "2025-12-06T14:30:00.000Z");
+  }
+});
+
 Deno.test("parseReading accepts a valid payload and builds a schema-valid reading", () => {
   const r = parseReading("sensors/V1/data", enc(good), opts);
   assert.ok(r.ok);
@@ -58,7 +66,9 @@ Deno.test("readingTime uses the payload's ISO8601 time in UTC, else the receive 
   assert.equal(readingTime("2025-12-06T14:30:00Z", received), "2025-12-06T14:30:00.000Z");
   assert.equal(readingTime("2025-12-06T15:30:00.5+01:00", received), "2025-12-06T14:30:00.500Z");
   assert.equal(readingTime("2025-12-06T14:30:00", received), "2025-12-06T14:30:00.000Z");
-  for (const bad of [undefined, "", "now", "1733495400", "2025-13-45T99:00:00Z"]) {
-    assert.equal(readingTime(bad, received), "2026-01-01T00:00:00.000Z", String(bad));
+  assert.equal(readingTime("2024-02-29 23:59", received), "2024-02-29T23:59:00.000Z");
+  const bad = [undefined, null, 1733495400, "", "now", "1733495400", "2025-13-45T99:00:00Z"];
+  for (const b of [...bad, "2025-02-30T00:00:00Z", "2025-12-06T24:00:00Z"]) {
+    assert.equal(readingTime(b, received), "2026-01-01T00:00:00.000Z", String(b));
   }
 });

@@ -3,20 +3,28 @@ import assert from "node:assert/strict";
 import { freePort, mintTestToken, TEST_SECRET, within, WsProbe } from "./_helpers.ts";
 import { MainProcess, runMain } from "./_cli.ts";
 
-Deno.test("serve: SIGTERM closes clients with 1001 and exits 0", async () => {
+Deno.test("serve: SIGTERM closes clients with 1001 and exits 0 within 5 s", async () => {
   await using proc = new MainProcess(
-    ["serve", "--port", "0", "--hostname", "127.0.0.1", "--mqtt-port", "0"],
+    ["serve", "--port", "0", "--hostname", "127.0.0.1", "--mqtt-port", "0", "--log-level", "debug"],
     { JWT_SECRET: TEST_SECRET },
   );
   const [, url] = await proc.waitForOutput(/serving (ws:\/\/\S+)/);
-  const probe = new WsProbe(`${url}?token=${await mintTestToken()}`);
+  const token = await mintTestToken({}, { sub: "logged-user" });
+  const probe = new WsProbe(`${url}?token=${token}`);
   await probe.next("connection_status", 5_000);
-  assert.equal(await proc.stop("SIGTERM"), 0);
+  // Rejected tokens must not be logged either.
+  const bad = `${token.slice(0, -4)}AAAA`;
+  const rejected = new WsProbe(`${url}?token=${bad}`);
+  assert.equal((await within(3_000, rejected.closed)).code, 1008);
+  assert.equal(await proc.stop("SIGTERM", 5_000), 0);
   assert.deepEqual(await within(2_000, probe.closed), {
     code: 1001,
     reason: "server shutting down",
   });
-  assert.ok(!proc.stderr.includes(await mintTestToken()), "tokens never appear in logs");
+  assert.match(proc.stderr, /client connected.*logged-user/);
+  for (const t of [token, bad, token.split(".")[2]!]) {
+    assert.ok(!proc.stderr.includes(t) && !proc.stdout.includes(t), "tokens never appear in logs");
+  }
 });
 
 Deno.test("serve without a secret runs in dev mode and prints a token that works", async () => {

@@ -95,6 +95,26 @@ Deno.test("invalid MQTT payloads are counted by reason and skipped while valid o
   assert.match(metrics, /sensorstream_mqtt_messages_invalid_total\{reason="schema"\} 2/);
 });
 
+Deno.test("the per-sensor throttle sends the first reading at once and the latest at window end", async () => {
+  await using server = await startTestServer({ limits: { rateLimitMs: 400 } });
+  await bridgeUp(server);
+  await using probe = await connectClient(server);
+  await probe.next("connection_status");
+  await publish(
+    server.mqttUrl,
+    [1, 2, 3].map((moisture) => ({
+      topic: "sensors/V1/data",
+      payload: payload({ moisture }),
+    })),
+  );
+  await publish(server.mqttUrl, [{ topic: "sensors/V2/data", payload: payload({ moisture: 9 }) }]);
+  // V1's first goes out at once, V2 is independent; V1's latest (3) follows when its window ends.
+  await probe.until((m) => m.filter((x) => x.type === "sensor_reading").length === 3, 3_000);
+  const got = probe.of("sensor_reading").map((r) => `${r.data.sensor_id}=${r.data.moisture}`);
+  assert.deepEqual(got, ["V1=1", "V2=9", "V1=3"]);
+  assert.equal(server.metrics.mqttThrottled, 1);
+});
+
 Deno.test("a new client first gets the last known reading of every sensor it may see", async () => {
   await using server = await startTestServer();
   await bridgeUp(server);

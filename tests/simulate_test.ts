@@ -2,18 +2,18 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { runCli } from "../cli/mod.ts";
 import type { CliIo } from "../cli/io.ts";
-import { StartupError } from "../server/errors.ts";
+import { StartupError, UsageError } from "../server/errors.ts";
 import { sensorIdFromTopic, SensorPayloadSchema } from "../server/protocol.ts";
 import { runSimulator, type SimulatorStatus } from "../sim/mod.ts";
 import { runMain } from "./_cli.ts";
 import { freePort, startMosquitto, waitFor, within } from "./_helpers.ts";
 
-/** An MQTT subscriber on `sensors/+/data` that keeps every message it gets. */
-async function subscribe(url: string) {
+/** An MQTT subscriber on `filter` that keeps every message it gets. */
+async function subscribe(url: string, filter = "sensors/+/data") {
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 3_000 });
   const messages: Array<{ topic: string; text: string }> = [];
   client.on("message", (topic, payload) => messages.push({ topic, text: payload.toString() }));
-  await client.subscribeAsync("sensors/+/data", { qos: 1 });
+  await client.subscribeAsync(filter, { qos: 1 });
   return {
     messages,
     async [Symbol.asyncDispose]() {
@@ -190,7 +190,7 @@ Deno.test("runSimulator rejects bad options before connecting", async () => {
   await assert.rejects(runSimulator({ ...base, intervalMs: 100, ratePerSec: 5 }), RangeError);
   await assert.rejects(runSimulator({ ...base, invalidRatio: 2 }), RangeError);
   await assert.rejects(runSimulator({ ...base, sensors: [] }), RangeError);
-  await assert.rejects(runSimulator({ ...base, mqttUrl: "http://x" }), TypeError);
+  await assert.rejects(runSimulator({ ...base, mqttUrl: "http://x" }), UsageError);
 });
 
 Deno.test("sensorstream simulate (in-process)", async (t) => {
@@ -240,6 +240,28 @@ Deno.test("sensorstream simulate (in-process)", async (t) => {
       /\r\x1b\[Kpublished \d+ \(\d+ invalid\) +[\d.]+ msg\/s +broker: connected/,
     );
     assert.match(out.stderr, /published 5 \(0 invalid\) in [\d.]+ s/);
+  });
+
+  await t.step("a bare host takes --mqtt-port, and MQTT_TOPIC sets the topic", async () => {
+    await using broker = await startMosquitto();
+    await using sub = await subscribe(broker.url, "farm/+/reading");
+    const { io, out } = fakeIo({ env: { MQTT_TOPIC: "farm/+/reading", MQTT_BROKER_PORT: "1" } });
+    const args = ["simulate", "--mqtt-url", "127.0.0.1", "--mqtt-port", String(broker.port)];
+    const code = await within(
+      10_000,
+      runCli([...args, "--count", "2", "--interval", "20ms", "--sensors", "V9"], io),
+    );
+    assert.equal(code, 0, out.stderr);
+    await waitFor(() => sub.messages.length >= 2, 3_000, "2 messages");
+    assert.deepEqual(sub.messages.map((m) => m.topic), ["farm/V9/reading", "farm/V9/reading"]);
+  });
+
+  await t.step("a bad MQTT_BROKER_PORT or MQTT_TOPIC exits 2 naming the variable", async () => {
+    for (const [name, value] of [["MQTT_BROKER_PORT", "http"], ["MQTT_TOPIC", "a/#"]]) {
+      const { io, out } = fakeIo({ env: { [name!]: value! } });
+      assert.equal(await runCli(["simulate", "--count", "1"], io), 2);
+      assert.match(out.stderr, new RegExp(name!));
+    }
   });
 
   await t.step("--quiet prints nothing on success", async () => {

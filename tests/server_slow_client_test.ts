@@ -1,0 +1,70 @@
+/** A real client that stops reading: latest-value mode, then 1013, while others flow. */
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import { mintTestToken, waitFor } from "./_helpers.ts";
+import { connectClient, payload, startTestServer } from "./_server.ts";
+
+/** Many sensors, so each drain of the stalled client moves a lot and fills the kernel buffers. */
+const SENSORS = 2_000;
+
+Deno.test("a client that stops reading gets latest values only, then 1013, while others flow", async () => {
+  await using server = await startTestServer({
+    limits: { maxBufferedBytes: 16 * 1024, slowClientTimeoutMs: 1_000 },
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const metrics = async () => await (await fetch(`${base}/metrics`)).text();
+  const gauge = (text: string, name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+  await waitFor(() => server.metrics.mqttConnects > 0, 5_000);
+
+  // A raw TCP client completes the WebSocket handshake, then never reads again.
+  const stalled = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  try {
+    await stalled.write(new TextEncoder().encode(
+      `GET /ws/sensors?token=${await mintTestToken()} HTTP/1.1\r\nHost: x\r\n` +
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ));
+    const head = new Uint8Array(1024);
+    await stalled.read(head);
+    assert.match(new TextDecoder().decode(head), /^HTTP\/1\.1 101/);
+    await using healthy = await connectClient(server);
+    await healthy.next("connection_status");
+    await waitFor(() => server.metrics.connections === 2, 2_000);
+
+    // Publish (bounded: at most 30 s) until the stalled client has been closed for being slow.
+    const pub = await mqtt.connectAsync(server.mqttUrl, { reconnectPeriod: 0 });
+    let published = 0;
+    let sawSlow = false;
+    try {
+      const deadline = Date.now() + 30_000;
+      while (server.metrics.disconnects.get("client too slow") === 0) {
+        assert.ok(Date.now() < deadline, "the stalled client was closed with 1013 in time");
+        for (let i = 0; i < 2_000; i++, published++) {
+          pub.publish(`sensors/S${published % SENSORS}/data`, JSON.stringify(payload()));
+        }
+        await new Promise((r) => setTimeout(r, 5));
+        if (!sawSlow) sawSlow = gauge(await metrics(), "sensorstream_slow_clients") > 0;
+      }
+      await pub.publishAsync("sensors/S0/data", JSON.stringify(payload({ light: 4242 })));
+    } finally {
+      await pub.endAsync();
+    }
+    assert.ok(sawSlow, "the stalled client was switched to latest-value mode first");
+    // Its backlog was coalesced, never queued: far fewer messages went out than came in.
+    const m = server.metrics;
+    assert.ok(m.wsDropped > published / 4, `dropped ${m.wsDropped} of ${published}`);
+    // The reading client stays connected and ends up with the current value.
+    await healthy.until(
+      (msgs) => msgs.some((x) => x.type === "sensor_reading" && x.data.light === 4242),
+      10_000,
+      "the last reading",
+    );
+    assert.equal(healthy.ws.readyState, WebSocket.OPEN);
+    const text = await metrics();
+    assert.equal(gauge(text, "sensorstream_clients"), 1);
+    assert.match(text, /sensorstream_disconnects_total\{reason="client too slow"\} 1/);
+  } finally {
+    stalled.close();
+  }
+});
