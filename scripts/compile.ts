@@ -4,12 +4,8 @@
  * it on first use, or takes a local copy from DENORT_BIN on machines without internet access.
  */
 
-/** Permissions baked into the binary: network (server, broker, clients), env (config), sys info. */
-export const COMPILE_PERMISSIONS = [
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys=hostname,osRelease,networkInterfaces",
-];
+/** Permissions baked into the binary: network (server, broker, clients) and env (config). */
+export const COMPILE_PERMISSIONS = ["--allow-net", "--allow-env"];
 
 /** Where the runtime would be cached after a successful download, or undefined if unknown. */
 export function cachedDenortPath(): string | undefined {

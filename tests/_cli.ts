@@ -2,7 +2,7 @@
 import { within } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const PERMS = ["--allow-net", "--allow-env", "--allow-sys"];
+const PERMS = ["--allow-net", "--allow-env"];
 
 /** Env for child processes: only what Deno needs, so the tester's own settings do not leak in. */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {

@@ -60,13 +60,33 @@ export interface Mosquitto extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** Spawns `mosquitto` on a free port and waits until it accepts connections. */
-export async function startMosquitto(port = freePort()): Promise<Mosquitto> {
+/**
+ * Spawns `mosquitto` on a free port and waits until it accepts connections. With `users`, only
+ * those username/password pairs may connect.
+ */
+export async function startMosquitto(
+  port = freePort(),
+  options: { users?: Record<string, string> } = {},
+): Promise<Mosquitto> {
   const dir = await Deno.makeTempDir({ prefix: "sensorstream-mosq-" });
   const conf = `${dir}/mosquitto.conf`;
+  let auth = "allow_anonymous true\n";
+  if (options.users) {
+    const file = `${dir}/passwd`;
+    await Deno.writeTextFile(file, "");
+    for (const [user, password] of Object.entries(options.users)) {
+      const out = await new Deno.Command("mosquitto_passwd", { args: ["-b", file, user, password] })
+        .output();
+      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    }
+    // mosquitto drops root privileges to its own user, which must be able to read the file.
+    await Deno.chmod(dir, 0o755);
+    await Deno.chmod(file, 0o644);
+    auth = `allow_anonymous false\npassword_file ${file}\n`;
+  }
   await Deno.writeTextFile(
     conf,
-    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n`,
+    `listener ${port} 127.0.0.1\n${auth}persistence false\nlog_dest none\n`,
   );
   let child: Deno.ChildProcess | undefined;
   const spawn = async () => {

@@ -122,3 +122,22 @@ Deno.test("every subcommand's bad flag exits 2 with usage", async (t) => {
     });
   }
 });
+
+Deno.test("demo: the printed tail command streams simulated readings", async () => {
+  await using demo = new MainProcess([
+    "demo",
+    ...["--port", "0", "--hostname", "127.0.0.1", "--mqtt-port", "0", "--sim-interval", "100ms"],
+  ]);
+  const [, url, token] = await demo.waitForOutput(
+    /deno task tail --url (\S+) --token (\S+)/,
+  );
+  assert.match(demo.stdout, /development/);
+  const out = await runMain(["tail", "--url", url!, "--token", token!, "--json", "--count", "3"]);
+  assert.equal(out.code, 0, out.stderr);
+  const readings = out.stdout.trim().split("\n").map((l) =>
+    ServerMessageSchema.parse(JSON.parse(l))
+  )
+    .filter((m) => m.type === "sensor_reading");
+  assert.equal(readings.length, 3);
+  assert.equal(await demo.stop("SIGINT", 5_000), 0);
+});

@@ -64,3 +64,24 @@ Deno.test("broker killed and restarted mid-stream: clients stay connected, readi
   assert.deepEqual(probe.of("sensor_reading").map((r) => r.data.moisture), [1, 2]);
   assert.equal(probe.ws.readyState, WebSocket.OPEN);
 });
+
+Deno.test("the bridge logs in with MQTT username and password; a wrong password keeps it down", async () => {
+  await using mosquitto = await startMosquitto(undefined, { users: { bridge: "s3cret-pass" } });
+  await using good = await startTestServer({
+    mqtt: { url: mosquitto.url, username: "bridge", password: "s3cret-pass" },
+  });
+  await using bad = await startTestServer({
+    mqtt: { url: mosquitto.url, username: "bridge", password: "wrong" },
+  });
+  await using probe = await connectClient(good);
+  await probe.until((m) =>
+    m.some((x) => x.type === "bridge_status" && x.data.mqtt === "connected")
+  );
+  await publish(`mqtt://bridge:s3cret-pass@127.0.0.1:${mosquitto.port}`, [
+    { topic: "sensors/V2/data", payload: payload() },
+  ]);
+  assert.equal((await probe.next("sensor_reading")).data.sensor_id, "V2");
+  await using refused = await connectClient(bad);
+  assert.equal((await refused.next("bridge_status")).data.mqtt, "disconnected");
+  assert.equal(bad.metrics.mqttConnects, 0);
+});

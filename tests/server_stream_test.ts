@@ -206,6 +206,37 @@ Deno.test("closed clients are forgotten and active_clients counts the others", a
   assert.equal((await c.next("connection_status")).data.active_clients, 2);
 });
 
+Deno.test("a client that vanishes mid-stream is dropped while the others keep receiving", async () => {
+  await using server = await startTestServer();
+  await bridgeUp(server);
+  await using steady = await connectClient(server);
+  await steady.next("connection_status");
+  // A raw TCP peer that completes the handshake and then disappears without a close frame.
+  const peer = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  await peer.write(new TextEncoder().encode(
+    `GET /ws/sensors?token=${await mintTestToken()} HTTP/1.1\r\nHost: x\r\n` +
+      "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  ));
+  await peer.read(new Uint8Array(1024));
+  await waitFor(() => server.metrics.connections === 2, 2_000, "both admitted");
+  peer.close();
+  for (let i = 1; i <= 5; i++) {
+    await publish(server.mqttUrl, [{ topic: "sensors/V1/data", payload: payload({ light: i }) }]);
+  }
+  await steady.until((m) => m.filter((x) => x.type === "sensor_reading").length === 5);
+  assert.deepEqual(steady.of("sensor_reading").map((r) => r.data.light), [1, 2, 3, 4, 5]);
+  const deadline = Date.now() + 3_000;
+  while (
+    !/^sensorstream_clients 1$/m.test(
+      await (await fetch(`http://127.0.0.1:${server.addr.port}/metrics`)).text(),
+    )
+  ) {
+    assert.ok(Date.now() < deadline, "the vanished client was removed");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+});
+
 Deno.test("health, readiness and metrics endpoints answer", async () => {
   await using server = await startTestServer();
   const base = `http://127.0.0.1:${server.addr.port}`;
