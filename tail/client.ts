@@ -182,7 +182,7 @@ function session(
     ws.onopen = () => {
       clearTimeout(timer);
       opened = true;
-      guard(() => events.onState("connected"));
+      // "connected" waits for connection_status: the token is checked after the handshake.
     };
     ws.onerror = (e) => {
       error ??= e instanceof ErrorEvent ? e.message : String(e);
@@ -224,6 +224,7 @@ function session(
         return;
       }
       const msg = parsed.data;
+      if (msg.type === "connection_status") events.onState("connected");
       if (msg.type === "sensor_reading") {
         if (shared.lastRaw.get(msg.data.sensor_id) === raw) return;
         shared.lastRaw.set(msg.data.sensor_id, raw);
