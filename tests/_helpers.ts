@@ -255,3 +255,24 @@ export class WsProbe implements AsyncDisposable {
     }
   }
 }
+
+/**
+ * A raw TCP peer that completes the WebSocket handshake on `/ws/sensors` and then reads nothing:
+ * a stalled or vanishing client, which no WebSocket API can imitate.
+ */
+export async function rawWebSocketPeer(port: number, token: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(
+    `GET /ws/sensors?token=${token} HTTP/1.1\r\nHost: x\r\n` +
+      "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  ));
+  const head = new Uint8Array(1024);
+  const n = await conn.read(head);
+  const status = new TextDecoder().decode(head.subarray(0, n ?? 0)).split("\r\n")[0];
+  if (status !== "HTTP/1.1 101 Switching Protocols") {
+    conn.close();
+    throw new Error(`handshake failed: ${status}`);
+  }
+  return conn;
+}

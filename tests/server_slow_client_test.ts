@@ -1,7 +1,7 @@
 /** A real client that stops reading: latest-value mode, then 1013, while others flow. */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { mintTestToken, waitFor } from "./_helpers.ts";
+import { mintTestToken, rawWebSocketPeer, waitFor } from "./_helpers.ts";
 import { connectClient, payload, startTestServer } from "./_server.ts";
 
 /** Many sensors, so each drain of the stalled client moves a lot and fills the kernel buffers. */
@@ -18,16 +18,8 @@ Deno.test("a client that stops reading gets latest values only, then 1013, while
   await waitFor(() => server.metrics.mqttConnects > 0, 5_000);
 
   // A raw TCP client completes the WebSocket handshake, then never reads again.
-  const stalled = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  const stalled = await rawWebSocketPeer(server.addr.port, await mintTestToken());
   try {
-    await stalled.write(new TextEncoder().encode(
-      `GET /ws/sensors?token=${await mintTestToken()} HTTP/1.1\r\nHost: x\r\n` +
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    ));
-    const head = new Uint8Array(1024);
-    await stalled.read(head);
-    assert.match(new TextDecoder().decode(head), /^HTTP\/1\.1 101/);
     await using healthy = await connectClient(server);
     await healthy.next("connection_status");
     await waitFor(() => server.metrics.connections === 2, 2_000);

@@ -1,6 +1,6 @@
 /** Readings from MQTT to WebSocket clients, through the embedded broker. */
 import assert from "node:assert/strict";
-import { mintTestToken, publish, waitFor, within, WsProbe } from "./_helpers.ts";
+import { mintTestToken, publish, rawWebSocketPeer, waitFor, within, WsProbe } from "./_helpers.ts";
 import { connectClient, payload, startTestServer } from "./_server.ts";
 import type { ServerHandle } from "../server/server.ts";
 
@@ -212,13 +212,7 @@ Deno.test("a client that vanishes mid-stream is dropped while the others keep re
   await using steady = await connectClient(server);
   await steady.next("connection_status");
   // A raw TCP peer that completes the handshake and then disappears without a close frame.
-  const peer = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-  await peer.write(new TextEncoder().encode(
-    `GET /ws/sensors?token=${await mintTestToken()} HTTP/1.1\r\nHost: x\r\n` +
-      "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-  ));
-  await peer.read(new Uint8Array(1024));
+  const peer = await rawWebSocketPeer(server.addr.port, await mintTestToken());
   await waitFor(() => server.metrics.connections === 2, 2_000, "both admitted");
   peer.close();
   for (let i = 1; i <= 5; i++) {
