@@ -38,7 +38,9 @@ Examples:
       io.stdout(
         [
           "",
-          "sensorstream demo: serve + embedded MQTT broker + simulated sensors V1-V5",
+          `sensorstream demo: serve + ${
+            server.embeddedBroker ? "embedded MQTT broker" : "your MQTT broker"
+          } + simulated sensors V1-V5`,
           "",
           `  WebSocket:  ${server.wsUrl}?token=${token}`,
           `  MQTT:       ${redactUrl(server.mqttUrl)}  (publish to sensors/<id>/data)`,

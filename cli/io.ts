@@ -14,8 +14,8 @@ export interface CliIo {
   env(name: string): string | undefined;
   /** True when standard output is a terminal (live views); false when piped. */
   isTerminal: boolean;
-  /** Terminal width in columns when known. */
-  columns: number | undefined;
+  /** Terminal width in columns when known (read each time: the terminal may be resized). */
+  readonly columns: number | undefined;
   /** Aborted when the user asks the process to stop (SIGINT/SIGTERM). */
   signal: AbortSignal;
 }
@@ -34,18 +34,18 @@ export function processIo(): CliIo & Disposable {
   const onSignal = () => controller.abort(new Error("interrupted"));
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, onSignal);
-  let columns: number | undefined;
-  try {
-    columns = Deno.consoleSize().columns;
-  } catch {
-    columns = undefined;
-  }
   return {
     stdout: (text) => writeAll(Deno.stdout, text),
     stderr: (text) => writeAll(Deno.stderr, text),
     env: (name) => Deno.env.get(name),
     isTerminal: Deno.stdout.isTerminal(),
-    columns,
+    get columns() {
+      try {
+        return Deno.consoleSize().columns;
+      } catch {
+        return undefined;
+      }
+    },
     signal: controller.signal,
     [Symbol.dispose]() {
       for (const s of signals) Deno.removeSignalListener(s, onSignal);

@@ -115,7 +115,7 @@ export function simulateCommand(ctx: CliContext): Command {
     .option("--invalid-ratio <ratio>", "share of malformed payloads, 0 to 1", ratio, 0)
     .option(
       "--seed <n>",
-      "seed for reproducible readings (default: random, logged)",
+      "same seed, same readings (add --start to replay the timestamps too) (default: random, logged)",
       intInRange(0, 2 ** 32 - 1),
     )
     .option(

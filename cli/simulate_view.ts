@@ -35,6 +35,8 @@ export class ProgressView {
     this.#io = io;
     this.#showClock = options.showClock;
     this.#live = io.isTerminal && !quiet;
+    // The first rate is measured from here, not from the first report.
+    this.#samples.push({ at: performance.now(), published: 0 });
     if (this.#live) this.#timer = setInterval(() => this.#draw(), REDRAW_EVERY_MS);
     else if (!quiet) {
       this.#timer = setInterval(() => {

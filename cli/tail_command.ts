@@ -80,7 +80,7 @@ Examples:
         stderr: io.stderr,
         url: displayUrl(url),
         color: !io.env("NO_COLOR"),
-        columns: io.columns,
+        columns: () => io.columns,
       });
       const options: TailOptions = {
         url: url.href,

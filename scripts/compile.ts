@@ -39,19 +39,43 @@ export function denortUnavailableReason(): string | undefined {
   return "denort (Deno's slim runtime) is not cached and DENORT_BIN is unset";
 }
 
+/** Result of {@link buildBinary}. */
+export type BuildResult =
+  | { ok: true }
+  | { ok: false; runtimeMissing: boolean; message: string };
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** Runs `deno compile` for `main.ts` into `out`. `runtimeMissing`: denort could not be had. */
+export async function buildBinary(
+  out: string,
+  options: { check?: boolean } = {},
+): Promise<BuildResult> {
+  const check = options.check === false ? ["--no-check"] : [];
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["compile", ...check, ...COMPILE_PERMISSIONS, "--output", out, MAIN],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (code === 0) return { ok: true };
+  const message = new TextDecoder().decode(stderr).split("\nStack backtrace:")[0]!;
+  const runtimeMissing = !Deno.env.get("DENORT_BIN") &&
+    /dl\.deno\.land|denort|dns error|Setting up base binary/i.test(message);
+  return { ok: false, runtimeMissing, message };
+}
+
 if (import.meta.main) {
   const out = Deno.args[0] ?? "dist/sensorstream";
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["compile", ...COMPILE_PERMISSIONS, "--output", out, "main.ts"],
-    stdout: "inherit",
-    stderr: "piped",
-  }).spawn();
-  const { code, stderr } = await child.output();
-  const text = new TextDecoder().decode(stderr);
   const write = (s: string) => Deno.stderr.writeSync(new TextEncoder().encode(s));
-  if (code !== 0) {
-    write(text.split("\nStack backtrace:")[0] + "\n");
-    if (/dl\.deno\.land|denort|dns error|Setting up base binary/i.test(text)) {
+  const bad = Deno.env.get("DENORT_BIN") ? denortUnavailableReason() : undefined;
+  if (bad) {
+    write(`error: ${bad}; point DENORT_BIN at the denort binary for Deno ${Deno.version.deno}\n`);
+    Deno.exit(1);
+  }
+  const result = await buildBinary(out);
+  if (!result.ok) {
+    write(result.message + "\n");
+    if (result.runtimeMissing) {
       write(
         "\nerror: deno compile could not get denort, Deno's slim runtime, which it downloads on " +
           "first use.\nOn a machine without internet access, copy denort for Deno " +

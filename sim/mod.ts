@@ -29,6 +29,9 @@ import { sleep, waitConnected, withTimeout } from "./wait.ts";
 export { createRandom } from "./random.ts";
 export type { SimulatorOptions } from "./options.ts";
 
+/** Model time of the first reading when only a seed is given: 06:00 UTC, sunrise. */
+const REPLAY_START = Date.UTC(2024, 5, 1, 6);
+
 /** State of the link to the broker. */
 export type BrokerState = "connecting" | "connected" | "reconnecting";
 
@@ -117,7 +120,11 @@ export async function runSimulator(
 
   const random = createRandom(o.seed);
   const startReal = now();
-  const simStart = o.startTime ?? startReal;
+  // The model's clock: --start, or a fixed morning when only --seed is given (so the same seed
+  // gives the same values whenever it runs), or now. Timestamps follow --start, else real time.
+  const stampStart = o.startTime ?? startReal;
+  const simStart = o.startTime ??
+    (options.seed !== undefined ? REPLAY_START : startReal);
   const gap = o.ratePerSec !== undefined ? 1_000 / o.ratePerSec : o.intervalMs / o.sensors.length;
   const end = o.durationMs !== undefined ? startReal + o.durationMs : Infinity;
   const states = new Map<string, SensorState>();
@@ -148,18 +155,21 @@ export async function runSimulator(
     if (signal?.aborted) break;
 
     const id = o.sensors[k % o.sensors.length]!;
-    const t = simStart + k * gap * o.timeScale;
+    // Time spent waiting for the broker moves the simulated clock too, so readings stay current.
+    const elapsed = (k * gap + pausedMs) * o.timeScale;
+    const t = simStart + elapsed;
+    const stamp = stampStart + elapsed;
     const invalid = random() < o.invalidRatio;
     let payload: string;
     if (invalid) {
-      payload = invalidPayload(random, id, t);
+      payload = invalidPayload(random, id, stamp);
     } else {
       const reading = nextReading(states.get(id)!, t, random);
       states.set(id, reading.state);
-      payload = readingPayload(id, t, reading.values);
+      payload = readingPayload(id, stamp, reading.values);
     }
     pending++;
-    status.simulatedTime = t;
+    status.simulatedTime = stamp;
     client.publish(sensorTopic(id, o.topic), payload, { qos: o.qos }, (error) => {
       if (error) {
         status.failed++;

@@ -23,8 +23,8 @@ export interface OutputOptions {
   url: string;
   /** ANSI colours in the table. */
   color: boolean;
-  /** Terminal width, for the table. */
-  columns?: number | undefined;
+  /** Terminal width now, for the table; read at every redraw so resizes are followed. */
+  columns?: () => number | undefined;
   /** Clock in ms (reading ages). Default `Date.now`. */
   now?: () => number;
 }
@@ -87,7 +87,7 @@ function tableOutput(options: OutputOptions): Output {
   const model = new TableModel(options.url);
   const screen = new LiveScreen(
     options.stdout,
-    () => model.render(now(), { color: options.color, columns: options.columns }),
+    () => model.render(now(), { color: options.color, columns: options.columns?.() }),
   );
   const note = stateNotes(options.url, false);
   screen.start();

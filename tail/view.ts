@@ -70,6 +70,11 @@ export class TableModel {
 
   /** Sets the connection state shown in the header. */
   setState(state: ConnectionState): void {
+    // What the last connection said about the broker and clients is stale once it is gone.
+    if (state !== "connected") {
+      this.#broker = undefined;
+      this.#clients = undefined;
+    }
     this.#state = state;
   }
 
@@ -120,7 +125,7 @@ export class TableModel {
       ["  broker: "],
       [broker, BROKER_STYLE[broker] ?? STYLE.yellow],
       // The URL goes last: on a narrow terminal it is what gets cut.
-      [`  clients: ${this.#clients ?? "?"}  readings: ${this.#readings}  ${this.#url}`],
+      [`  clients at connect: ${this.#clients ?? "?"}  readings: ${this.#readings}  ${this.#url}`],
     ];
     const ids = [...this.#rows.keys()].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
     const idWidth = Math.max(8, ...ids.map((id) => id.length + 2));

@@ -121,6 +121,28 @@ Deno.test("runSimulator against a real Mosquitto", async (t) => {
     assert.equal(JSON.parse(first[0]!.text).timestamp, "2024-06-01T06:00:00.000Z");
   });
 
+  await t.step("the same seed alone gives the same values, with current timestamps", async () => {
+    const once = async () => {
+      await using sub = await subscribe(broker.url);
+      const before = Date.now();
+      await runSimulator({
+        mqttUrl: broker.url,
+        sensors: SENSORS,
+        count: 10,
+        intervalMs: 10,
+        seed: 11,
+        qos: 1,
+      });
+      await waitFor(() => sub.messages.length >= 10, 3_000, "10 messages");
+      const payloads = sub.messages.map((m) => JSON.parse(m.text));
+      for (const p of payloads) assert.ok(Date.parse(p.timestamp) >= before - 1_000);
+      return payloads.map(({ timestamp: _, ...values }) => values);
+    };
+    const first = await once();
+    await new Promise((r) => setTimeout(r, 30)); // a later run, at another wall-clock time
+    assert.deepEqual(await once(), first);
+  });
+
   await t.step("runs until its signal aborts when no count or duration is given", async () => {
     await using sub = await subscribe(broker.url);
     const controller = new AbortController();

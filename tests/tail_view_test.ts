@@ -100,7 +100,14 @@ Deno.test("table model", async (t) => {
     assert.match(header(), new RegExp(URL_SHOWN));
     assert.match(header(), /connected/);
     assert.match(header(), /broker: connected/);
-    assert.match(header(), /clients: 7/);
+    assert.match(header(), /clients at connect: 7/);
+    model.setState("reconnecting");
+    assert.match(header(), /reconnecting/);
+    assert.match(
+      header(),
+      /broker: unknown/,
+      "a lost connection's broker state is not shown as current",
+    );
     model.apply(envelopeOf("bridge_status", { mqtt: "disconnected" }, new Date(T0)), T0);
     assert.match(header(), /broker: disconnected/);
     model.setState("reconnecting");
