@@ -44,9 +44,7 @@ Examples:
           "",
           `  WebSocket:  ${server.wsUrl}?token=${token}`,
           `  MQTT:       ${redactUrl(server.mqttUrl)}  (publish to sensors/<id>/data)`,
-          `  Metrics:    ${
-            server.wsUrl.replace(/^ws/, "http").replace(/\/ws\/sensors$/, "")
-          }/metrics`,
+          `  Metrics:    ${server.httpUrl}/metrics`,
           "",
           "  Watch it live in a second terminal:",
           `    deno task tail --url ${server.wsUrl} --token ${token}`,

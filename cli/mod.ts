@@ -4,7 +4,7 @@
  * @module
  */
 import { Command, CommanderError } from "@commander-js/extra-typings";
-import { StartupError, UsageError } from "../server/errors.ts";
+import { UsageError } from "../server/errors.ts";
 import type { CliContext } from "./context.ts";
 import { type CliIo, processIo } from "./io.ts";
 import { demoCommand } from "./demo_command.ts";
@@ -73,12 +73,9 @@ function exitCodeFor(error: unknown, io: CliIo, usage: string | undefined): numb
   }
   if (error instanceof UsageError) {
     io.stderr(`error: ${error.message}\n${usage ?? "(run with --help for usage)"}\n`);
-    return 2;
+    return error.exitCode;
   }
-  if (error instanceof StartupError) {
-    io.stderr(`error: ${error.message}\n`);
-    return 1;
-  }
+  // Everything else, StartupError included (its message names the fix), exits 1.
   const e = error instanceof Error ? error : new Error(String(error));
   io.stderr(`error: ${e.message}\n`);
   return 1;

@@ -4,7 +4,7 @@
  * @module
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { SENSOR_ID_PATTERN } from "../server/protocol.ts";
+import { parseSensorIds } from "../server/protocol.ts";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -44,8 +44,7 @@ export const parsePort: (text: string) => number = intInRange(0, 65_535);
 
 /** Parses `V1,V3` into a de-duplicated list of valid sensor ids. */
 export function parseSensorList(text: string): string[] {
-  const ids = [...new Set(text.split(",").map((s) => s.trim()).filter((s) => s !== ""))];
-  const bad = ids.find((id) => !SENSOR_ID_PATTERN.test(id));
+  const { ids, bad } = parseSensorIds(text);
   if (ids.length === 0 || bad !== undefined) {
     throw new InvalidArgumentError(
       `'${bad ?? text}' is not a sensor id; use letters, digits, '_' or '-' (e.g. V1,V3)`,

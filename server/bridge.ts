@@ -6,18 +6,21 @@
 import mqtt, { type MqttClient } from "mqtt";
 import type { MqttConfig } from "./config.ts";
 import { redactUrl } from "./broker_url.ts";
-import type { LatestReading } from "./connection.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import type { SensorReadingMessage } from "./protocol.ts";
+import { topicMatcher } from "./protocol.ts";
 import { parseReading } from "./reading.ts";
 import { type Clock, systemClock, Throttle } from "./throttle.ts";
 
-/** A reading leaving the bridge: the message, its JSON text and when MQTT delivered it. */
-export interface OutgoingReading {
+/** The last reading of a sensor, serialized once. */
+export interface LatestReading {
   sensorId: string;
-  message: SensorReadingMessage;
   text: string;
+}
+
+/** A reading leaving the bridge: its JSON text and when MQTT delivered it. */
+export interface OutgoingReading extends LatestReading {
+  /** When MQTT delivered it, ms. */
   receivedAt: number;
 }
 
@@ -58,6 +61,7 @@ export function startBridge(options: BridgeOptions): Bridge {
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
   const latest = new Map<string, LatestReading>();
+  const sensorIdOf = topicMatcher(cfg.topic);
   const lastInvalidLog = new Map<string, { at: number; suppressed: number }>();
   let connected = false;
   let closed = false;
@@ -117,7 +121,7 @@ export function startBridge(options: BridgeOptions): Bridge {
   client.on("message", (topic, payload) => {
     const receivedAt = clock.now();
     metrics.mqttReceived++;
-    const parsed = parseReading(topic, payload, { topicFilter: cfg.topic, receivedAt });
+    const parsed = parseReading(topic, payload, { sensorIdOf, receivedAt });
     if (!parsed.ok) {
       metrics.mqttInvalid.inc(parsed.reason);
       logInvalid(topic, parsed.reason, parsed.detail, receivedAt);
@@ -125,10 +129,10 @@ export function startBridge(options: BridgeOptions): Bridge {
     }
     // Serialized once here; the same text goes to the cache, the throttle and every client.
     const text = JSON.stringify(parsed.message);
-    const { sensorId, message } = parsed;
-    remember({ sensorId, text });
+    const reading = { sensorId: parsed.sensorId, text, receivedAt };
+    remember(reading);
     const before = throttle.dropped;
-    throttle.push(sensorId, { sensorId, message, text, receivedAt });
+    throttle.push(reading.sensorId, reading);
     metrics.mqttThrottled += throttle.dropped - before;
   });
 

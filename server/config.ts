@@ -6,7 +6,7 @@
 import { UsageError } from "./errors.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 import { normalizeBrokerUrl } from "./broker_url.ts";
-import { topicFilterProblem } from "./protocol.ts";
+import { DEFAULT_TOPIC, MAX_CLIENT_MESSAGE_BYTES, topicFilterProblem } from "./protocol.ts";
 import { MIN_SECRET_BYTES } from "./token.ts";
 
 export { normalizeBrokerUrl };
@@ -83,7 +83,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
     embeddedHostname: "127.0.0.1",
     username: undefined,
     password: undefined,
-    topic: "sensors/+/data",
+    topic: DEFAULT_TOPIC,
     qos: 0,
     reconnectMinMs: 500,
     reconnectMaxMs: 10_000,
@@ -100,7 +100,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
     maxBufferedBytes: 256 * 1024,
     slowClientTimeoutMs: 30_000,
     idleTimeoutMs: 30_000,
-    maxMessageBytes: 64 * 1024,
+    maxMessageBytes: MAX_CLIENT_MESSAGE_BYTES,
     maxErrors: 20,
     errorWindowMs: 10_000,
     maxClients: 10_000,

@@ -5,19 +5,14 @@
  * @module
  */
 import type { Claims, Verifier } from "./auth.ts";
+import type { LatestReading } from "./bridge.ts";
 import type { LimitsConfig } from "./config.ts";
 import { AuthError } from "./errors.ts";
 import type { Hub } from "./hub.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { CloseCode, CloseReason, envelopeOf, SENSOR_ID_PATTERN } from "./protocol.ts";
+import { CloseCode, CloseReason, envelopeOf, parseSensorIds } from "./protocol.ts";
 import { ClientSession } from "./session.ts";
-
-/** The last reading of a sensor, already serialized. */
-export interface LatestReading {
-  sensorId: string;
-  text: string;
-}
 
 /** What a connection needs from the server. */
 export interface ConnectionDeps {
@@ -102,11 +97,13 @@ export function runConnection(
     const claims = await verdict;
     if (socket.readyState !== WebSocket.OPEN) return;
     if (claims instanceof AuthError) return reject(CloseCode.POLICY_VIOLATION, claims.code);
-    const wanted = request.sensors?.split(",").map((s) => s.trim()).filter((s) => s !== "");
-    if (wanted && !wanted.every((s) => SENSOR_ID_PATTERN.test(s))) {
-      return reject(CloseCode.POLICY_VIOLATION, "invalid sensors parameter");
+    const wanted = request.sensors === null ? undefined : parseSensorIds(request.sensors);
+    if (wanted?.bad !== undefined) {
+      return reject(CloseCode.POLICY_VIOLATION, CloseReason.INVALID_SENSORS);
     }
-    if (hub.size >= limits.maxClients) return reject(CloseCode.TRY_AGAIN_LATER, "server full");
+    if (hub.size >= limits.maxClients) {
+      return reject(CloseCode.TRY_AGAIN_LATER, CloseReason.SERVER_FULL);
+    }
 
     const id = newClientId(hub);
     clientId = id;
@@ -119,7 +116,7 @@ export function runConnection(
         allowed: claims.sensors,
       },
       socket,
-      wanted && wanted.length > 0 ? wanted : null,
+      wanted && wanted.ids.length > 0 ? wanted.ids : null,
     );
     metrics.connections++;
     logger.info("client connected", { client: id, sub: claims.sub, remote: request.remoteAddr });
@@ -151,7 +148,10 @@ export function runConnection(
       metrics,
       limits,
       now: deps.now,
-      close: (code, reason) => end(code, reason),
+      close: (code, reason) => {
+        metrics.disconnects.inc(reason);
+        end(code, reason);
+      },
     });
     const queued = early ?? [];
     early = undefined;

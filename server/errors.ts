@@ -15,8 +15,12 @@ export class UsageError extends Error {
   }
 }
 
+import { CloseReason } from "./protocol.ts";
+
 /** Why a token was refused; each is also the WebSocket close reason (code 1008). */
-export type AuthErrorCode = "missing token" | "invalid token" | "token expired";
+export type AuthErrorCode = typeof CloseReason[
+  "MISSING_TOKEN" | "INVALID_TOKEN" | "TOKEN_EXPIRED"
+];
 
 /** A token was refused. `code` is the close reason sent to the client. */
 export class AuthError extends Error {

@@ -4,7 +4,7 @@
  * @module
  */
 import { type ConnectionDeps, runConnection } from "./connection.ts";
-import { WS_PATH } from "./protocol.ts";
+import { CloseReason, WS_PATH } from "./protocol.ts";
 
 /** What the handler needs from the rest of the server. */
 export interface HandlerDeps extends ConnectionDeps {
@@ -37,11 +37,9 @@ export function createHandler(
             { status: 503 },
           );
       case "/metrics": {
-        let slow = 0;
-        for (const c of deps.hub.clients()) if (c.slow) slow++;
         const body = deps.metrics.render({
           clients: deps.hub.size,
-          slowClients: slow,
+          slowClients: deps.hub.slowCount,
           mqttConnected: deps.mqttConnected(),
         });
         return new Response(body, {
@@ -66,7 +64,7 @@ function upgrade(req: Request, url: URL, remote: Deno.NetAddr, deps: HandlerDeps
     return new Response("Server shutting down; reconnect later.\n", { status: 503 });
   }
   if (deps.sockets.size >= deps.limits.maxClients + SOCKET_HEADROOM) {
-    deps.metrics.rejections.inc("server full");
+    deps.metrics.rejections.inc(CloseReason.SERVER_FULL);
     return new Response("Too many connections; try again later.\n", { status: 503 });
   }
   let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;

@@ -113,6 +113,11 @@ export class Hub {
     return this.#clients.size;
   }
 
+  /** Clients in latest-value mode now. */
+  get slowCount(): number {
+    return this.#slow.size;
+  }
+
   /** All connected clients. */
   clients(): IterableIterator<HubClient> {
     return this.#clients.values();
@@ -200,18 +205,19 @@ export class Hub {
     let sent = 0;
     let dropped = 0;
     for (const client of this.#slow) {
-      if (client.slowSince === null) continue;
+      // Every client in #slow has slowSince set (it is set on the way in).
+      const since = client.slowSince!;
       if (client.transport.bufferedAmount <= this.#maxBuffered) {
         this.#slow.delete(client);
         for (const text of client.takePending()) {
           if (!this.#send(client, text)) break;
           sent++;
         }
-      } else if (now - client.slowSince > this.#slowTimeoutMs) {
+      } else if (now - since > this.#slowTimeoutMs) {
         dropped += client.pendingCount;
         this.#logger.warn("closing slow client", {
           client: client.id,
-          slowForMs: now - client.slowSince,
+          slowForMs: now - since,
           bufferedBytes: client.transport.bufferedAmount,
         });
         this.#forget(client);
@@ -258,8 +264,8 @@ export class Hub {
     } catch (error) {
       this.#logger.warn("send failed; dropping client", { client: client.id, error });
       this.#forget(client);
-      client.closeQuietly(CloseCode.INTERNAL_ERROR, "send failed");
-      this.#onClosed("send failed");
+      client.closeQuietly(CloseCode.INTERNAL_ERROR, CloseReason.SEND_FAILED);
+      this.#onClosed(CloseReason.SEND_FAILED);
       return false;
     }
   }

@@ -16,6 +16,15 @@ export const WS_PATH = "/ws/sensors";
 /** Sensor ids: what may stand in the `+` level of the topic. */
 export const SENSOR_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
+/**
+ * Splits `V1, V3` into sensor ids (trimmed, de-duplicated, empty parts dropped). Returns the
+ * first invalid id as `bad` when there is one.
+ */
+export function parseSensorIds(text: string): { ids: string[]; bad: string | undefined } {
+  const ids = [...new Set(text.split(",").map((s) => s.trim()).filter((s) => s !== ""))];
+  return { ids, bad: ids.find((id) => !SENSOR_ID_PATTERN.test(id)) };
+}
+
 /** Default MQTT topic filter; the `+` level is the sensor id. */
 export const DEFAULT_TOPIC = "sensors/+/data";
 
@@ -118,8 +127,11 @@ export const CloseReason = {
   MISSING_TOKEN: "missing token",
   INVALID_TOKEN: "invalid token",
   TOKEN_EXPIRED: "token expired",
+  INVALID_SENSORS: "invalid sensors parameter",
   TOO_MANY_ERRORS: "too many invalid messages",
   SLOW_CONSUMER: "client too slow",
+  SERVER_FULL: "server full",
+  SEND_FAILED: "send failed",
   IDLE_TIMEOUT: "idle timeout",
   SHUTDOWN: "server shutting down",
 } as const;

@@ -3,15 +3,7 @@
  * the receive time is passed in.
  * @module
  */
-import { SensorPayloadSchema, type SensorReadingMessage, topicMatcher } from "./protocol.ts";
-
-const matchers = new Map<string, (topic: string) => string | undefined>();
-/** The compiled matcher of a filter; a service uses one filter, so this stays tiny. */
-function matcherFor(filter: string): (topic: string) => string | undefined {
-  let m = matchers.get(filter);
-  if (!m) matchers.set(filter, m = topicMatcher(filter));
-  return m;
-}
+import { SensorPayloadSchema, type SensorReadingMessage } from "./protocol.ts";
 
 /** Why an MQTT message was dropped; also the `reason` label of the invalid-message metric. */
 export type InvalidReason =
@@ -34,14 +26,15 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Validates an MQTT message from `topic` against the protocol and builds the reading to
- * forward. `receivedAt` (ms) is the timestamp used when the payload has no valid one.
+ * forward. `sensorIdOf` is the compiled topic filter (`topicMatcher`); `receivedAt` (ms) is
+ * the timestamp used when the payload has no valid one.
  */
 export function parseReading(
   topic: string,
   payload: Uint8Array,
-  options: { topicFilter: string; receivedAt: number },
+  options: { sensorIdOf: (topic: string) => string | undefined; receivedAt: number },
 ): ParsedReading {
-  const sensorId = matcherFor(options.topicFilter)(topic);
+  const sensorId = options.sensorIdOf(topic);
   if (sensorId === undefined) {
     return { ok: false, reason: "bad_topic", detail: "sensor id must match [A-Za-z0-9_-]{1,64}" };
   }

@@ -23,6 +23,8 @@ export interface ServerHandle extends AsyncDisposable {
   readonly addr: { hostname: string; port: number };
   /** WebSocket URL of the sensor stream (loopback when bound to all interfaces). */
   readonly wsUrl: string;
+  /** HTTP base URL of the same listener (`/healthz`, `/readyz`, `/metrics`). */
+  readonly httpUrl: string;
   /** URL of the MQTT broker the bridge uses (the embedded one when none was configured). */
   readonly mqttUrl: string;
   /** Whether the embedded broker is running. */
@@ -153,7 +155,9 @@ export async function startServer(
   const tick = setInterval(() => hub.tick(), TICK_MS);
   const addr = { hostname: http.addr.hostname, port: http.addr.port };
   const host = addr.hostname === "0.0.0.0" || addr.hostname === "::" ? "localhost" : addr.hostname;
-  const wsUrl = `ws://${host.includes(":") ? `[${host}]` : host}:${addr.port}${WS_PATH}`;
+  const authority = `${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
+  const wsUrl = `ws://${authority}${WS_PATH}`;
+  const httpUrl = `http://${authority}`;
   logger.info("listening", {
     url: wsUrl,
     mqtt: redactUrl(mqttUrl),
@@ -169,7 +173,9 @@ export async function startServer(
       // Our close frames go first, and get a moment to be sent: http.shutdown() would close
       // the sockets with a reason of its own.
       hub.closeAll(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN);
-      for (const s of sockets) s.close(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN);
+      for (const s of sockets) {
+        if (s.readyState < WebSocket.CLOSING) s.close(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN);
+      }
       // Real time, not the injected clock: a test clock that stands still must not hang this.
       const deadline = Date.now() + SOCKET_CLOSE_GRACE_MS;
       while (sockets.size > 0 && Date.now() < deadline) {
@@ -185,6 +191,7 @@ export async function startServer(
   return {
     addr,
     wsUrl,
+    httpUrl,
     mqttUrl,
     embeddedBroker: broker !== undefined,
     dev,

@@ -15,13 +15,16 @@ import {
   type ServerMessage,
 } from "./protocol.ts";
 
+/** The `type` of every message a client may send, from the protocol's schema. */
+const CLIENT_TYPES: readonly string[] = ClientMessageSchema.options.map((o) => o.shape.type.value);
+
 /** What a session needs. */
 export interface SessionDeps {
   hub: Hub;
   metrics: Metrics;
   limits: Pick<LimitsConfig, "maxMessageBytes" | "maxErrors" | "errorWindowMs">;
   now: () => number;
-  /** Closes this client's socket. */
+  /** Closes this client (the caller counts the disconnect). */
   close(code: number, reason: string): void;
 }
 
@@ -61,10 +64,10 @@ export class ClientSession {
     const parsed = ClientMessageSchema.safeParse(json);
     if (!parsed.success) {
       const type = (json as { type?: unknown } | null)?.type;
-      if (typeof type !== "string" || !["subscribe", "unsubscribe", "ping"].includes(type)) {
+      if (typeof type !== "string" || !CLIENT_TYPES.includes(type)) {
         this.#error(
           ErrorCode.UNKNOWN_TYPE,
-          `unknown message type ${JSON.stringify(type)}; use subscribe, unsubscribe or ping`,
+          `unknown message type ${JSON.stringify(type)}; use ${CLIENT_TYPES.join(", ")}`,
         );
       } else {
         const issue = parsed.error.issues[0];
@@ -110,7 +113,6 @@ export class ClientSession {
       this.#errors.shift();
     }
     if (this.#errors.length > limits.maxErrors) {
-      metrics.disconnects.inc(CloseReason.TOO_MANY_ERRORS);
       this.#deps.close(CloseCode.POLICY_VIOLATION, CloseReason.TOO_MANY_ERRORS);
       return;
     }

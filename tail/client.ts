@@ -4,7 +4,12 @@
  * stops after `count` readings, on abort, or on a policy close (1008).
  * @module
  */
-import { CloseCode, type ServerMessage, ServerMessageSchema } from "../server/protocol.ts";
+import {
+  CloseCode,
+  CloseReason,
+  type ServerMessage,
+  ServerMessageSchema,
+} from "../server/protocol.ts";
 import { backoffDelay } from "./backoff.ts";
 import { describeEnd, type Ended } from "./close_info.ts";
 import { displayUrl, streamUrl } from "./url.ts";
@@ -120,7 +125,7 @@ export async function runTail(
     if (end.opened && end.code === CloseCode.POLICY_VIOLATION) {
       // A token we mint ourselves is renewed on reconnect; any other refusal is final.
       const renewable = typeof options.token === "function" && end.received > 0;
-      if (!(renewable && end.reason === "token expired")) {
+      if (!(renewable && end.reason === CloseReason.TOKEN_EXPIRED)) {
         events.onState("closed", about.text);
         throw new TailError("auth", authMessage(about.text), { closeReason: end.reason });
       }
@@ -239,9 +244,9 @@ function session(
 }
 
 function authMessage(reason: string): string {
-  const hint = reason === "invalid token"
+  const hint = reason === CloseReason.INVALID_TOKEN
     ? " (was it signed with the secret serve uses? get one with `sensorstream token --sub me`)"
-    : reason === "token expired" || reason === "missing token"
+    : reason === CloseReason.TOKEN_EXPIRED || reason === CloseReason.MISSING_TOKEN
     ? " (get a fresh one with `sensorstream token --sub me`)"
     : "";
   return `Server closed the connection: ${reason}${hint}`;

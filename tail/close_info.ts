@@ -45,7 +45,7 @@ export function describeEnd(ended: Extract<Ended, { kind: "closed" }>): EndDescr
   if (ended.opened && ended.code !== 0 && ended.code !== 1006) {
     const reason = ended.reason || MEANING[ended.code] || "no reason given";
     return {
-      text: ended.code === 1008 ? reason : `${ended.code} ${reason}`,
+      text: ended.code === CloseCode.POLICY_VIOLATION ? reason : `${ended.code} ${reason}`,
       hint: undefined,
       fatal: false,
     };

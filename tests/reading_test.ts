@@ -1,10 +1,13 @@
 /** Validation of MQTT payloads, without sockets. */
 import assert from "node:assert/strict";
 import { parseReading, readingTime } from "../server/reading.ts";
-import { SensorReadingSchema } from "../server/protocol.ts";
+import { SensorReadingSchema, topicMatcher } from "../server/protocol.ts";
 
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
-const opts = { topicFilter: "sensors/+/data", receivedAt: Date.UTC(2025, 11, 6, 14, 30) };
+const opts = {
+  sensorIdOf: topicMatcher("sensors/+/data"),
+  receivedAt: Date.UTC(2025, 11, 6, 14, 30),
+};
 const good = { moisture: 45.2, temperature: 22.1, humidity: 65.5, light: 800 };
 
 Deno.test("a numeric or null timestamp falls back to the receive time, not a drop", () => {
