@@ -126,6 +126,13 @@ export function runConnection(
     hub.sendTo(id, JSON.stringify(envelopeOf("connection_status", status, at)));
     const mqtt = deps.mqttConnected() ? "connected" as const : "disconnected" as const;
     hub.sendTo(id, JSON.stringify(envelopeOf("bridge_status", { mqtt }, at)));
+    const denied = claims.sensors && wanted?.ids.filter((s) => !claims.sensors!.has(s));
+    if (denied && denied.length > 0) {
+      // Otherwise a client asking only for sensors its token excludes would wait in silence.
+      const message = `not permitted by your token: ${denied.join(", ")}; it may see ` +
+        ([...claims.sensors!].join(", ") || "no sensors");
+      hub.sendTo(id, JSON.stringify(envelopeOf("error", { code: "invalid_message", message }, at)));
+    }
     for (const reading of deps.latest()) {
       if (hub.canSee(client, reading.sensorId)) hub.sendTo(id, reading.text);
     }

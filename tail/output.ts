@@ -93,6 +93,12 @@ function tableOutput(options: OutputOptions): Output {
   screen.start();
   return {
     onMessage(msg) {
+      if (msg.type === "error") {
+        screen.log(() =>
+          options.stderr(`tail: server error ${msg.data.code}: ${msg.data.message}\n`)
+        );
+        return;
+      }
       model.apply(msg, now());
       screen.invalidate();
     },

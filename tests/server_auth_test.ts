@@ -83,6 +83,18 @@ Deno.test("the token's sensors claim limits what the client can ever see", async
   assert.deepEqual(limited.of("sensor_reading").map((r) => r.data.sensor_id), ["V1"]);
 });
 
+Deno.test("asking at connect for sensors the token excludes gets an error saying so", async () => {
+  await using server = await startTestServer();
+  await using probe = await connectClient(server, {
+    claims: { sensors: ["V1", "V3"] },
+    sensors: "V2",
+  });
+  const error = await probe.next("error");
+  assert.equal(error.data.code, "invalid_message");
+  assert.match(error.data.message, /not permitted by your token: V2; it may see V1, V3/);
+  assert.equal(probe.ws.readyState, WebSocket.OPEN);
+});
+
 Deno.test("a client whose token expires while connected is closed with 1008 token expired", async () => {
   // clockToleranceSec 0 so the test does not wait for the usual 30 s of skew.
   await using server = await startTestServer({ auth: { clockToleranceSec: 0 } });
