@@ -5,13 +5,12 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { redactUrl } from "../server/broker_url.ts";
-import { createLogger } from "../server/log.ts";
 import { DEFAULT_SENSORS } from "../server/protocol.ts";
 import { mintToken } from "../server/token.ts";
 import { runSimulator } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
 import { parseDuration } from "./parse.ts";
-import { addServeOptions, serveUntilSignal, startFromFlags } from "./serve_command.ts";
+import { addServeOptions, loggerFor, serveUntilSignal, startFromFlags } from "./serve_command.ts";
 
 /** Builds the `demo` subcommand. */
 export function demoCommand(ctx: CliContext): Command {
@@ -55,11 +54,7 @@ Examples:
           "",
         ].join("\n") + "\n",
       );
-      const logger = createLogger({
-        level: flags.logLevel,
-        format: flags.logFormat,
-        write: (line) => io.stderr(line + "\n"),
-      });
+      const logger = loggerFor(flags, io);
       const stopSim = new AbortController();
       const simulation = runSimulator({
         mqttUrl: server.mqttUrl,

@@ -5,7 +5,13 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { DEFAULT_CONFIG, type ServerOptions } from "../server/config.ts";
 import { redactUrl } from "../server/broker_url.ts";
-import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from "../server/log.ts";
+import {
+  createLogger,
+  LOG_LEVELS,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+} from "../server/log.ts";
 import { type ServerHandle, startServer } from "../server/server.ts";
 import type { CliContext } from "./context.ts";
 import type { CliIo } from "./io.ts";
@@ -124,15 +130,19 @@ export function serveOptionsFromFlags(flags: ServeFlags): ServerOptions {
   };
 }
 
+/** The logger `--log-level` / `--log-format` ask for, writing one line per event to stderr. */
+export function loggerFor(flags: Pick<ServeFlags, "logLevel" | "logFormat">, io: CliIo): Logger {
+  return createLogger({
+    level: flags.logLevel as LogLevel,
+    format: flags.logFormat as LogFormat,
+    write: (line) => io.stderr(line + "\n"),
+  });
+}
+
 /** Starts the server from flags with a logger on stderr. */
 export async function startFromFlags(flags: ServeFlags, io: CliIo): Promise<ServerHandle> {
   const options = serveOptionsFromFlags(flags);
-  const logger = createLogger({
-    level: options.log!.level,
-    format: options.log!.format,
-    write: (line) => io.stderr(line + "\n"),
-  });
-  return await startServer(options, { logger });
+  return await startServer(options, { logger: loggerFor(flags, io) });
 }
 
 /** Prints where to connect; in dev mode, the generated token and a warning. */
