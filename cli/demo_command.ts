@@ -4,13 +4,19 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { redactUrl } from "../server/broker_url.ts";
 import { DEFAULT_SENSORS } from "../server/protocol.ts";
 import { mintToken } from "../server/token.ts";
 import { runSimulator } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
 import { parseDuration } from "./parse.ts";
-import { addServeOptions, loggerFor, serveUntilSignal, startFromFlags } from "./serve_command.ts";
+import { startServer } from "../server/server.ts";
+import {
+  addServeOptions,
+  loggerFor,
+  serveOptionsFromFlags,
+  serveUntilSignal,
+  tailCommandLine,
+} from "./serve_command.ts";
 
 /** Builds the `demo` subcommand. */
 export function demoCommand(ctx: CliContext): Command {
@@ -27,11 +33,13 @@ Examples:
   $ deno task demo                       # then paste the printed tail command in a 2nd terminal
   $ deno task demo --port 8080 --mqtt-port 1884 --sim-interval 200ms`,
     )
-    .action(async (flags) => {
+    .action(async (flags, cmd) => {
       const io = ctx.io;
-      const server = await startFromFlags(flags, io);
+      const logger = loggerFor(flags, io);
+      const options = await serveOptionsFromFlags(flags, cmd, io);
+      const server = await startServer(options, { logger });
       const token = server.dev?.token ??
-        await mintToken(flags.jwtSecret ?? "", { sub: "demo", ttlSec: 24 * 3600 }).catch(
+        await mintToken(options.auth?.secret ?? "", { sub: "demo", ttlSec: 24 * 3600 }).catch(
           () => "<a token from: deno task token --sub me>",
         );
       io.stdout(
@@ -42,11 +50,11 @@ Examples:
           } + simulated sensors V1-V5`,
           "",
           `  WebSocket:  ${server.wsUrl}?token=${token}`,
-          `  MQTT:       ${redactUrl(server.mqttUrl)}  (publish to sensors/<id>/data)`,
+          `  MQTT:       ${server.mqttUrl}  (publish to sensors/<id>/data)`,
           `  Metrics:    ${server.httpUrl}/metrics`,
           "",
           "  Watch it live in a second terminal:",
-          `    deno task tail --url ${server.wsUrl} --token ${token}`,
+          `    ${tailCommandLine(server.wsUrl, token)}`,
           "",
           server.dev
             ? "  (development secret, generated for this run; Ctrl-C stops)"
@@ -54,10 +62,11 @@ Examples:
           "",
         ].join("\n") + "\n",
       );
-      const logger = loggerFor(flags, io);
       const stopSim = new AbortController();
       const simulation = runSimulator({
         mqttUrl: server.mqttUrl,
+        username: options.mqtt?.username,
+        password: options.mqtt?.password,
         sensors: DEFAULT_SENSORS,
         intervalMs: flags.simInterval,
         signal: AbortSignal.any([io.signal, stopSim.signal]),

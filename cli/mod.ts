@@ -4,6 +4,7 @@
  * @module
  */
 import { Command, CommanderError } from "@commander-js/extra-typings";
+import { escapeControl } from "../lib/sanitize.ts";
 import { UsageError } from "../server/errors.ts";
 import type { CliContext } from "./context.ts";
 import { type CliIo, processIo } from "./io.ts";
@@ -59,8 +60,12 @@ export async function runCli(args: string[], io?: CliIo): Promise<number> {
     await buildProgram(ctx).parseAsync(args, { from: "user" });
     return ctx.exitCode;
   } catch (error) {
+    // Log lines still queued come before the error that ended the run.
+    await owned?.flush();
     return exitCodeFor(error, ctx.io, ctx.usage);
   } finally {
+    // A short command's last log lines, unless stderr is stuck (the flush is time-bounded).
+    await owned?.flush();
     owned?.[Symbol.dispose]();
   }
 }
@@ -72,11 +77,14 @@ function exitCodeFor(error: unknown, io: CliIo, usage: string | undefined): numb
     return 2;
   }
   if (error instanceof UsageError) {
-    io.stderr(`error: ${error.message}\n${usage ?? "(run with --help for usage)"}\n`);
+    io.stderr(
+      `error: ${escapeControl(error.message)}\n${usage ?? "(run with --help for usage)"}\n`,
+    );
     return error.exitCode;
   }
   // Everything else, StartupError included (its message names the fix), exits 1.
   const e = error instanceof Error ? error : new Error(String(error));
-  io.stderr(`error: ${e.message}\n`);
+  // Messages may quote a server or broker (close reasons, errors): no raw controls.
+  io.stderr(`error: ${escapeControl(e.message)}\n`);
   return 1;
 }

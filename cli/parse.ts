@@ -4,19 +4,49 @@
  * @module
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { MAX_TIMER_MS } from "../lib/time.ts";
 import { parseSensorIds } from "../server/protocol.ts";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses `500ms`, `1.5s`, `10m`, `1h`, `7d`; a bare number is seconds. Returns milliseconds. */
+/**
+ * Parses `500ms`, `1.5s`, `10m`, `1h`, `7d`; a bare number is seconds. Returns milliseconds.
+ * Durations that run a timer are bounded by what a timer holds ({@link MAX_TIMER_MS}).
+ */
 export function parseDuration(text: string): number {
+  return durationIn(text, MAX_TIMER_MS);
+}
+
+/** {@link parseDuration} without the timer bound, for lifetimes that are not timers (token TTL). */
+export function parseLifetime(text: string): number {
+  return durationIn(text, Number.MAX_SAFE_INTEGER);
+}
+
+function durationIn(text: string, max: number): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
   if (!m) {
     throw new InvalidArgumentError(
       `'${text}' is not a duration; use a number with a unit, e.g. 500ms, 2s, 10m, 1h`,
     );
   }
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? "s"]!);
+  const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? "s"]!);
+  if (ms > max) throw new InvalidArgumentError(`'${text}' is longer than ${maxText(max)}`);
+  return ms;
+}
+
+/** Parses a number of seconds >= 0 for an option that runs a timer. */
+export function parseSeconds(text: string): number {
+  const n = parseNonNegative(text);
+  if (n * 1000 > MAX_TIMER_MS) {
+    throw new InvalidArgumentError(`'${text}' is longer than ${maxText(MAX_TIMER_MS)}`);
+  }
+  return n;
+}
+
+function maxText(max: number): string {
+  return max === MAX_TIMER_MS
+    ? `the longest a timer can hold: ${Math.floor(MAX_TIMER_MS / 1000)} s (about 24 days)`
+    : `${max} ms`;
 }
 
 /** Parses a non-negative number (seconds, ratios, scales). */
@@ -51,4 +81,12 @@ export function parseSensorList(text: string): string[] {
     );
   }
   return ids;
+}
+
+/** Parses `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), for flags set from the env. */
+export function parseBoolean(text: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (["true", "1", "yes", "on"].includes(t)) return true;
+  if (["false", "0", "no", "off", ""].includes(t)) return false;
+  throw new InvalidArgumentError(`'${text}' is not true or false`);
 }

@@ -4,7 +4,6 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { DEFAULT_CONFIG, type ServerOptions } from "../server/config.ts";
-import { redactUrl } from "../server/broker_url.ts";
 import {
   createLogger,
   LOG_LEVELS,
@@ -15,7 +14,8 @@ import {
 import { type ServerHandle, startServer } from "../server/server.ts";
 import type { CliContext } from "./context.ts";
 import type { CliIo } from "./io.ts";
-import { intInRange, parseNonNegative, parsePort } from "./parse.ts";
+import { intInRange, parseBoolean, parsePort, parseSeconds } from "./parse.ts";
+import { JWT_SECRET, MQTT_PASSWORD, resolveSecret } from "./secrets.ts";
 
 const d = DEFAULT_CONFIG;
 /** How long shutdown may take before the process exits anyway, ms. */
@@ -44,7 +44,14 @@ export function addServeOptions(cmd: Command) {
         .env("MQTT_BROKER_PORT").argParser(parsePort).default(d.mqtt.embeddedPort),
     )
     .addOption(new Option("--mqtt-username <user>", "MQTT username").env("MQTT_USERNAME"))
-    .addOption(new Option("--mqtt-password <password>", "MQTT password").env("MQTT_PASSWORD"))
+    .addOption(
+      new Option("--mqtt-password <password>", "MQTT password (visible in ps: prefer the env)")
+        .env("MQTT_PASSWORD"),
+    )
+    .addOption(
+      new Option("--mqtt-password-file <path>", "read the MQTT password from a file")
+        .env("MQTT_PASSWORD_FILE"),
+    )
     .addOption(
       new Option("--topic <filter>", "MQTT topic filter; its '+' level is the sensor id")
         .env("MQTT_TOPIC").default(d.mqtt.topic),
@@ -55,16 +62,26 @@ export function addServeOptions(cmd: Command) {
     )
     .addOption(
       new Option("--rate-limit <seconds>", "per-sensor throttle window; 0 = off")
-        .env("WEBSOCKET_RATE_LIMIT_SECONDS").argParser(parseNonNegative)
+        .env("WEBSOCKET_RATE_LIMIT_SECONDS").argParser(parseSeconds)
         .default(d.limits.rateLimitMs / 1000),
     )
     .addOption(
-      new Option("--jwt-secret <secret>", "HS256 secret (>= 32 bytes); unset = dev mode")
-        .env("JWT_SECRET"),
+      new Option(
+        "--jwt-secret <secret>",
+        "HS256 secret (>= 32 bytes; visible in ps: prefer the env); unset = dev mode",
+      ).env("JWT_SECRET"),
+    )
+    .addOption(
+      new Option("--jwt-secret-file <path>", "read the HS256 secret from a file")
+        .env("JWT_SECRET_FILE"),
     )
     .addOption(new Option("--jwks-url <url>", "JWKS URL for RS256/ES256/EdDSA").env("JWT_JWKS_URL"))
     .addOption(new Option("--jwt-issuer <iss>", "required token issuer").env("JWT_ISSUER"))
     .addOption(new Option("--jwt-audience <aud>", "required token audience").env("JWT_AUDIENCE"))
+    .addOption(
+      new Option("--jwt-allow-no-exp [bool]", "accept tokens without exp (they never expire)")
+        .env("JWT_ALLOW_NO_EXP").argParser(parseBoolean).default(false),
+    )
     .addOption(
       new Option(
         "--max-buffered-bytes <bytes>",
@@ -75,12 +92,12 @@ export function addServeOptions(cmd: Command) {
     )
     .addOption(
       new Option("--slow-client-timeout <seconds>", "close a client that cannot drain (1013) after")
-        .env("WS_SLOW_CLIENT_TIMEOUT_SECONDS").argParser(parseNonNegative)
+        .env("WS_SLOW_CLIENT_TIMEOUT_SECONDS").argParser(parseSeconds)
         .default(d.limits.slowClientTimeoutMs / 1000),
     )
     .addOption(
       new Option("--idle-timeout <seconds>", "ping interval; peers that do not answer are dropped")
-        .env("WS_IDLE_TIMEOUT_SECONDS").argParser(parseNonNegative)
+        .env("WS_IDLE_TIMEOUT_SECONDS").argParser(parseSeconds)
         .default(d.limits.idleTimeoutMs / 1000),
     )
     .addOption(
@@ -100,8 +117,31 @@ export function addServeOptions(cmd: Command) {
 /** Parsed `serve` flags. */
 export type ServeFlags = ReturnType<ReturnType<typeof addServeOptions>["opts"]>;
 
-/** Maps parsed flags to server options (validation is the server's, before it starts). */
-export function serveOptionsFromFlags(flags: ServeFlags): ServerOptions {
+/** How commander tells where an option's value came from. */
+export interface OptionSources {
+  getOptionValueSource(key: string): string | undefined;
+}
+
+/**
+ * Maps parsed flags to server options, reading secret files (validation is the server's,
+ * before it starts). Warns on stderr about secrets typed on the command line.
+ */
+export async function serveOptionsFromFlags(
+  flags: ServeFlags,
+  sources: OptionSources,
+  io: CliIo,
+): Promise<ServerOptions> {
+  const fromCli = (key: string) => sources.getOptionValueSource(key) === "cli";
+  const secret = await resolveSecret(JWT_SECRET, {
+    value: flags.jwtSecret,
+    fromCli: fromCli("jwtSecret"),
+    file: flags.jwtSecretFile,
+  }, io);
+  const password = await resolveSecret(MQTT_PASSWORD, {
+    value: flags.mqttPassword,
+    fromCli: fromCli("mqttPassword"),
+    file: flags.mqttPasswordFile,
+  }, io);
   return {
     port: flags.port,
     hostname: flags.hostname,
@@ -109,15 +149,16 @@ export function serveOptionsFromFlags(flags: ServeFlags): ServerOptions {
       url: flags.mqttUrl,
       embeddedPort: flags.mqttPort,
       username: flags.mqttUsername,
-      password: flags.mqttPassword,
+      password,
       topic: flags.topic,
       qos: flags.qos as 0 | 1 | 2,
     },
     auth: {
-      secret: flags.jwtSecret,
+      secret,
       jwksUrl: flags.jwksUrl,
       issuer: flags.jwtIssuer,
       audience: flags.jwtAudience,
+      allowNoExp: flags.jwtAllowNoExp === true,
     },
     limits: {
       rateLimitMs: Math.round(flags.rateLimit * 1000),
@@ -135,21 +176,40 @@ export function loggerFor(flags: Pick<ServeFlags, "logLevel" | "logFormat">, io:
   return createLogger({
     level: flags.logLevel as LogLevel,
     format: flags.logFormat as LogFormat,
-    write: (line) => io.stderr(line + "\n"),
+    // Never blocks fan-out: a slow or closed stderr drops lines (and says how many) instead.
+    write: (line) => io.log ? io.log(line) : io.stderr(line + "\n"),
   });
 }
 
 /** Starts the server from flags with a logger on stderr. */
-export async function startFromFlags(flags: ServeFlags, io: CliIo): Promise<ServerHandle> {
-  const options = serveOptionsFromFlags(flags);
+export async function startFromFlags(
+  flags: ServeFlags,
+  sources: OptionSources,
+  io: CliIo,
+): Promise<ServerHandle> {
+  const options = await serveOptionsFromFlags(flags, sources, io);
   return await startServer(options, { logger: loggerFor(flags, io) });
+}
+
+/**
+ * The `tail` command line for a stream, token in the environment (not `--token`): an
+ * environment variable stays out of the process list.
+ */
+export function tailCommandLine(wsUrl: string, token: string): string {
+  return `SENSORSTREAM_TOKEN=${token} deno task tail --url ${wsUrl}`;
+}
+
+/** The `simulate` command line for the server's broker (credentials, if any, from the env). */
+export function simulateCommandLine(server: ServerHandle): string {
+  const auth = server.mqttAuth ? " (with MQTT_USERNAME and MQTT_PASSWORD set as for serve)" : "";
+  return `deno task simulate --mqtt-url ${server.mqttUrl}${auth}`;
 }
 
 /** Prints where to connect; in dev mode, the generated token and a warning. */
 export function printBanner(server: ServerHandle, io: CliIo): void {
   const lines = [
     `sensorstream serving ${server.wsUrl}`,
-    `MQTT broker: ${redactUrl(server.mqttUrl)}` +
+    `MQTT broker: ${server.mqttUrl}` +
     (server.embeddedBroker ? " (embedded)" : ""),
   ];
   if (server.dev) {
@@ -159,10 +219,10 @@ export function printBanner(server: ServerHandle, io: CliIo): void {
       "This is for development only; set JWT_SECRET (>= 32 bytes) in production.",
       `Token (valid 24 h):  ${server.dev.token}`,
       `WebSocket URL:       ${server.wsUrl}?token=${server.dev.token}`,
-      `Tail it:             deno task tail --url ${server.wsUrl} --token ${server.dev.token}`,
+      `Tail it:             ${tailCommandLine(server.wsUrl, server.dev.token)}`,
     );
   }
-  lines.push(`Publish test data:   deno task simulate --mqtt-url ${redactUrl(server.mqttUrl)}`, "");
+  lines.push(`Publish test data:   ${simulateCommandLine(server)}`, "");
   io.stdout(lines.join("\n") + "\n");
 }
 
@@ -199,8 +259,8 @@ Examples:
   $ sensorstream serve --mqtt-url mqtt://broker.local:1883 --rate-limit 0.5
   $ MQTT_BROKER_URL=localhost MQTT_BROKER_PORT=1883 sensorstream serve   # old service's env`,
     )
-    .action(async (flags) => {
-      const server = await startFromFlags(flags, ctx.io);
+    .action(async (flags, cmd) => {
+      const server = await startFromFlags(flags, cmd, ctx.io);
       printBanner(server, ctx.io);
       await serveUntilSignal(server, ctx.io);
       ctx.exitCode = 0;

@@ -4,13 +4,14 @@
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { normalizeBrokerUrl } from "../server/broker_url.ts";
+import { parseBrokerUrl } from "../server/broker_url.ts";
 import { UsageError } from "../server/errors.ts";
 import { createLogger } from "../server/log.ts";
 import { DEFAULT_SENSORS, DEFAULT_TOPIC, topicFilterProblem } from "../server/protocol.ts";
 import { runSimulator, type SimulatorSummary } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
 import type { CliIo } from "./io.ts";
+import { MQTT_PASSWORD, resolveSecret } from "./secrets.ts";
 import { ProgressView, summaryText } from "./simulate_view.ts";
 import {
   intInRange,
@@ -69,7 +70,10 @@ function brokerUrl(flag: string | undefined, portFlag: number | undefined, io: C
       throw new UsageError(`MQTT_BROKER_PORT: ${(error as Error).message}`, { cause: error });
     }
   }
-  return normalizeBrokerUrl(raw, port ?? 1883);
+  // Credentials in the URL stay in it: runSimulator takes them from there.
+  const broker = parseBrokerUrl(raw, port ?? 1883);
+  if (broker.username === undefined) return broker.url;
+  return raw.trim();
 }
 
 /** Topic filter from the flag, else `MQTT_TOPIC`, else the default. */
@@ -95,7 +99,14 @@ export function simulateCommand(ctx: CliContext): Command {
       parsePort,
     )
     .option("--mqtt-username <user>", "MQTT username [env: MQTT_USERNAME]")
-    .option("--mqtt-password <password>", "MQTT password [env: MQTT_PASSWORD]")
+    .option(
+      "--mqtt-password <password>",
+      "MQTT password [env: MQTT_PASSWORD] (visible in ps: prefer the env)",
+    )
+    .option(
+      "--mqtt-password-file <path>",
+      "read the MQTT password from a file [env: MQTT_PASSWORD_FILE]",
+    )
     .addOption(
       new Option("--sensors <ids>", "comma-separated sensor ids").argParser(parseSensorList)
         .default([...DEFAULT_SENSORS], DEFAULT_SENSORS.join(",")),
@@ -146,7 +157,7 @@ Examples:
   $ sensorstream simulate --count 100 --seed 42 --start 2024-06-01T00:00Z --qos 1   # replayable
   $ MQTT_BROKER_URL=broker.local sensorstream simulate     # bare host = mqtt://broker.local:1883`,
     )
-    .action(async (flags) => {
+    .action(async (flags, cmd) => {
       const io = ctx.io;
       const view = new ProgressView(io, {
         quiet: flags.quiet === true,
@@ -162,7 +173,11 @@ Examples:
         summary = await runSimulator({
           mqttUrl: brokerUrl(flags.mqttUrl, flags.mqttPort, io),
           username: flags.mqttUsername ?? io.env("MQTT_USERNAME"),
-          password: flags.mqttPassword ?? io.env("MQTT_PASSWORD"),
+          password: await resolveSecret(MQTT_PASSWORD, {
+            value: flags.mqttPassword ?? io.env("MQTT_PASSWORD"),
+            fromCli: cmd.getOptionValueSource("mqttPassword") === "cli",
+            file: flags.mqttPasswordFile ?? io.env("MQTT_PASSWORD_FILE"),
+          }, io),
           sensors: flags.sensors,
           topic: topicFrom(flags.topic, io),
           intervalMs: flags.rate === undefined ? flags.interval ?? 1_000 : undefined,

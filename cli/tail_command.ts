@@ -7,9 +7,10 @@ import { UsageError } from "../server/errors.ts";
 import { MIN_SECRET_BYTES, mintToken } from "../server/token.ts";
 import { runTail, type TailOptions } from "../tail/client.ts";
 import { createOutput, type OutputFormat } from "../tail/output.ts";
-import { DEFAULT_STREAM_URL, displayUrl, normalizeStreamUrl } from "../tail/url.ts";
+import { DEFAULT_STREAM_URL, displayUrl, normalizeStreamUrl, tokenInUrl } from "../tail/url.ts";
 import type { CliContext } from "./context.ts";
 import { intInRange, parseDuration, parseSensorList } from "./parse.ts";
+import { JWT_SECRET, resolveSecret, TOKEN } from "./secrets.ts";
 
 /** Lifetime of a token `tail` mints itself; a fresh one is minted for every connection. */
 const MINTED_TTL_SEC = 12 * 3_600;
@@ -19,10 +20,17 @@ export function tailCommand(ctx: CliContext): Command {
   return new Command("tail")
     .description("Show live sensor readings from a sensorstream server.")
     .option("--url <url>", "WebSocket endpoint of serve", DEFAULT_STREAM_URL)
-    .option("--token <jwt>", "access token (default: $SENSORSTREAM_TOKEN)")
+    .option(
+      "--token <jwt>",
+      "access token (default: $SENSORSTREAM_TOKEN, which stays out of the process list)",
+    )
     .option(
       "--jwt-secret <secret>",
       "mint a token locally with the secret serve uses (default: $JWT_SECRET)",
+    )
+    .option(
+      "--jwt-secret-file <path>",
+      "read that secret from a file (default: $JWT_SECRET_FILE)",
     )
     .addOption(
       new Option("--sensors <ids>", "only these sensors, comma-separated, e.g. V1,V3")
@@ -52,7 +60,8 @@ export function tailCommand(ctx: CliContext): Command {
       `
 On a terminal tail draws a table that updates in place (NO_COLOR=1 turns colours off);
 piped, or with --json, it prints every server message as one JSON object per line.
-A dropped connection is retried with backoff; a refused token (close 1008) exits 1.
+A dropped connection is retried with backoff, and so is "try again later" (close 1013);
+a refused token (close 1008) exits 1. The token goes in the Authorization header.
 
 Examples:
   $ sensorstream tail --token "$(sensorstream token --sub me)"
@@ -60,7 +69,7 @@ Examples:
   $ sensorstream tail --format line --url ws://sensors.example:8000/ws/sensors
   $ sensorstream tail --json --count 10 | jq -c 'select(.type == "sensor_reading") | .data'`,
     )
-    .action(async (flags) => {
+    .action(async (flags, cmd) => {
       const io = ctx.io;
       let url: URL;
       try {
@@ -68,8 +77,18 @@ Examples:
       } catch (error) {
         throw new UsageError(`--url: ${(error as Error).message}`, { cause: error });
       }
-      const token = await resolveToken(flags.token ?? io.env("SENSORSTREAM_TOKEN"), {
-        secret: flags.jwtSecret ?? io.env("JWT_SECRET"),
+      // A `?token=` in --url (the banner of serve prints one) is sent as a header instead.
+      const fromCli = (key: string) => cmd.getOptionValueSource(key) === "cli";
+      const given = await resolveSecret(TOKEN, {
+        value: flags.token ?? tokenInUrl(url) ?? io.env("SENSORSTREAM_TOKEN"),
+        fromCli: fromCli("token"),
+      }, io);
+      const token = await resolveToken(given, {
+        secret: await resolveSecret(JWT_SECRET, {
+          value: flags.jwtSecret ?? io.env("JWT_SECRET"),
+          fromCli: fromCli("jwtSecret"),
+          file: flags.jwtSecretFile ?? io.env("JWT_SECRET_FILE"),
+        }, io),
       });
       const format: OutputFormat = flags.json
         ? "json"
@@ -81,6 +100,7 @@ Examples:
         url: displayUrl(url),
         color: !io.env("NO_COLOR"),
         columns: () => io.columns,
+        rows: () => io.rows,
       });
       const options: TailOptions = {
         url: url.href,
@@ -90,14 +110,15 @@ Examples:
         connectTimeoutMs: flags.connectTimeout,
         signal: io.signal,
       };
+      // `| head -n 3` closing the pipe is how such a pipeline ends, not a failure; the same
+      // closed pipe then also fails the last frame of the table.
+      const failed = await runTail(options, output).then(() => undefined, (e: unknown) => e);
       try {
-        await runTail(options, output);
-      } catch (error) {
-        // `| head -n 3` closing the pipe is how such a pipeline ends, not a failure.
-        if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
-      } finally {
         output.close();
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
       }
+      if (failed !== undefined && !(failed instanceof Deno.errors.BrokenPipe)) throw failed;
       ctx.exitCode = 0;
     }) as unknown as Command;
 }

@@ -7,7 +7,8 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { UsageError } from "../server/errors.ts";
 import { MIN_SECRET_BYTES, mintToken } from "../server/token.ts";
 import type { CliContext } from "./context.ts";
-import { parseDuration, parseSensorList } from "./parse.ts";
+import { parseLifetime, parseSensorList } from "./parse.ts";
+import { JWT_SECRET, resolveSecret } from "./secrets.ts";
 
 const HOUR_MS = 3_600_000;
 
@@ -17,7 +18,7 @@ export function tokenCommand(ctx: CliContext): Command {
     .description("Print a signed JWT (HS256) for clients of `serve`, e.g. for tail or a browser.")
     .option("--sub <subject>", "subject: who the token is for", "dev")
     .addOption(
-      new Option("--ttl <duration>", "lifetime, e.g. 30m, 8h, 7d").argParser(parseDuration)
+      new Option("--ttl <duration>", "lifetime, e.g. 30m, 8h, 7d").argParser(parseLifetime)
         .default(HOUR_MS, "1h"),
     )
     .addOption(
@@ -25,8 +26,13 @@ export function tokenCommand(ctx: CliContext): Command {
         .argParser(parseSensorList),
     )
     .addOption(
-      new Option("--jwt-secret <secret>", `the secret serve uses (>= ${MIN_SECRET_BYTES} bytes)`)
-        .env("JWT_SECRET"),
+      new Option(
+        "--jwt-secret <secret>",
+        `the secret serve uses (>= ${MIN_SECRET_BYTES} bytes; visible in ps: prefer the env)`,
+      ).env("JWT_SECRET"),
+    )
+    .addOption(
+      new Option("--jwt-secret-file <path>", "read the secret from a file").env("JWT_SECRET_FILE"),
     )
     .addOption(new Option("--issuer <iss>", "iss claim").env("JWT_ISSUER"))
     .addOption(new Option("--audience <aud>", "aud claim").env("JWT_AUDIENCE"))
@@ -41,11 +47,16 @@ Examples:
   $ sensorstream token --sub kiosk --sensors V1,V3 --ttl 7d
   $ sensorstream tail --token "$(sensorstream token --sub ops)"`,
     )
-    .action(async (flags) => {
-      const secret = flags.jwtSecret;
+    .action(async (flags, cmd) => {
+      const secret = await resolveSecret(JWT_SECRET, {
+        value: flags.jwtSecret,
+        fromCli: cmd.getOptionValueSource("jwtSecret") === "cli",
+        file: flags.jwtSecretFile,
+      }, ctx.io);
       if (secret === undefined || secret === "") {
         throw new UsageError(
-          "token needs the secret serve uses: set JWT_SECRET or pass --jwt-secret " +
+          "token needs the secret serve uses: set JWT_SECRET, or JWT_SECRET_FILE / " +
+            "--jwt-secret-file to read it from a file " +
             `(at least ${MIN_SECRET_BYTES} bytes, e.g. export JWT_SECRET=$(openssl rand -hex 32))`,
         );
       }

@@ -5,7 +5,12 @@
  */
 
 /** Permissions baked into the binary: network (server, broker, clients) and env (config). */
-export const COMPILE_PERMISSIONS = ["--allow-net", "--allow-env"];
+export const COMPILE_PERMISSIONS = [
+  "--allow-net",
+  "--allow-env",
+  // Secret files (JWT_SECRET_FILE, MQTT_PASSWORD_FILE) where containers and systemd put them.
+  "--allow-read=/run/secrets,/run/credentials",
+];
 
 /** Where the runtime would be cached after a successful download, or undefined if unknown. */
 export function cachedDenortPath(): string | undefined {

@@ -3,17 +3,15 @@
  * URL. Every refusal is an {@link AuthError} whose `code` is the close reason sent to the client.
  * @module
  */
-import {
-  createRemoteJWKSet,
-  errors,
-  type JWTPayload,
-  jwtVerify,
-  type JWTVerifyOptions,
-} from "jose";
+import { errors, type JWTPayload, jwtVerify, type JWTVerifyOptions } from "jose";
 import type { AuthConfig } from "./config.ts";
 import { AuthError, UsageError } from "./errors.ts";
+import { jwksKeys, type JwksOptions, JwksUnavailableError } from "./jwks.ts";
 import { SENSOR_ID_PATTERN } from "./protocol.ts";
 import { MIN_SECRET_BYTES } from "./token.ts";
+
+/** Longest token accepted, bytes; longer ones are refused unread (real JWTs are < 2 KiB). */
+export const MAX_TOKEN_BYTES = 8 * 1024;
 
 /** What a verified token grants. */
 export interface Claims {
@@ -48,7 +46,10 @@ export const JWKS_ALGORITHMS: readonly string[] = [
  * Builds a verifier for `auth`, which must set exactly one of `secret` and `jwksUrl`.
  * Throws `UsageError` for a secret under 32 bytes or a JWKS URL that is not http(s).
  */
-export function createVerifier(auth: AuthConfig, options: { now?: () => number } = {}): Verifier {
+export function createVerifier(
+  auth: AuthConfig,
+  options: { now?: () => number; jwks?: JwksOptions } = {},
+): Verifier {
   const hasSecret = auth.secret !== undefined;
   const hasJwks = auth.jwksUrl !== undefined;
   if (hasSecret === hasJwks) {
@@ -70,7 +71,7 @@ export function createVerifier(auth: AuthConfig, options: { now?: () => number }
     }
     check = async (token, o) => (await jwtVerify(token, key, o)).payload;
   } else {
-    const keys = createRemoteJWKSet(jwksUrlOf(auth.jwksUrl!));
+    const keys = jwksKeys(jwksUrlOf(auth.jwksUrl!), options.jwks);
     check = async (token, o) => (await jwtVerify(token, keys, o)).payload;
   }
   const mode = auth.secret !== undefined ? "secret" : "jwks";
@@ -80,7 +81,13 @@ export function createVerifier(auth: AuthConfig, options: { now?: () => number }
     mode,
     async verify(token) {
       if (token === null || token === undefined || token === "") {
-        throw new AuthError("missing token", "missing token: none was given (?token=JWT)");
+        throw new AuthError(
+          "missing token",
+          "missing token: none was given (?token=JWT or Authorization: Bearer JWT)",
+        );
+      }
+      if (token.length > MAX_TOKEN_BYTES) {
+        throw new AuthError("invalid token", `invalid token: longer than ${MAX_TOKEN_BYTES} bytes`);
       }
       let payload: JWTPayload;
       try {
@@ -90,9 +97,13 @@ export function createVerifier(auth: AuthConfig, options: { now?: () => number }
           audience: auth.audience,
           clockTolerance: auth.clockToleranceSec,
           currentDate: new Date(now()),
+          requiredClaims: auth.allowNoExp ? [] : ["exp"],
         });
       } catch (error) {
         throw refusal(error, mode);
+      }
+      if (typeof payload.iat === "number" && payload.iat > now() / 1000 + auth.clockToleranceSec) {
+        throw new AuthError("invalid token", "invalid token: iat is in the future");
       }
       return claimsOf(payload);
     },
@@ -116,22 +127,30 @@ function jwksUrlOf(value: string): URL {
 /** Maps a jose failure to the client-facing code; the message is for the operator's log. */
 function refusal(error: unknown, mode: "secret" | "jwks"): AuthError {
   if (error instanceof AuthError) return error;
+  if (error instanceof JwksUnavailableError) {
+    return new AuthError("auth unavailable", `auth unavailable: ${error.message}`, {
+      cause: error,
+    });
+  }
+  if (error instanceof errors.JWTClaimValidationFailed && error.reason === "missing") {
+    const why = error.claim === "exp"
+      ? "no exp (serve --jwt-allow-no-exp accepts such tokens)"
+      : `no ${error.claim}`;
+    return new AuthError("invalid token", `invalid token: ${why}`, { cause: error });
+  }
   if (error instanceof errors.JWTExpired) {
     return new AuthError("token expired", "token expired: its exp is in the past", {
       cause: error,
     });
   }
   let why: string;
-  if (error instanceof errors.JWKSTimeout) why = "the JWKS endpoint did not answer in time";
-  else if (error instanceof errors.JWKSNoMatchingKey) {
+  if (error instanceof errors.JWKSNoMatchingKey) {
     why = "no key in the JWKS matches its kid/alg";
   } else if (error instanceof errors.JOSEAlgNotAllowed) {
     why = `its alg is not accepted in ${mode} mode`;
   } else if (error instanceof errors.JWSSignatureVerificationFailed) why = "bad signature";
   else if (error instanceof errors.JOSEError) why = error.message;
-  else if (error instanceof TypeError && mode === "jwks") {
-    why = `cannot fetch the JWKS: ${error.message}`;
-  } else why = error instanceof Error ? error.message : String(error);
+  else why = error instanceof Error ? error.message : String(error);
   return new AuthError("invalid token", `invalid token: ${why}`, { cause: error });
 }
 

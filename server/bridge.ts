@@ -1,15 +1,18 @@
 /**
  * The MQTT side: subscribe to the sensor topic, validate each message, throttle per sensor
  * and hand each surviving reading, serialized once, to the caller. Reconnects with backoff.
+ * Retained messages only seed a sensor's last known value; they are never live readings.
  * @module
  */
 import mqtt, { type MqttClient } from "mqtt";
 import type { MqttConfig } from "./config.ts";
 import { redactUrl } from "./broker_url.ts";
+import { LogLimiter } from "../lib/log_limit.ts";
+import { clipForLog as clip } from "../lib/sanitize.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { topicMatcher } from "./protocol.ts";
-import { parseReading } from "./reading.ts";
+import { type InvalidReason, parseReading } from "./reading.ts";
 import { type Clock, systemClock, Throttle } from "./throttle.ts";
 
 /** The last reading of a sensor, serialized once. */
@@ -62,7 +65,7 @@ export function startBridge(options: BridgeOptions): Bridge {
   const clock = options.clock ?? systemClock;
   const latest = new Map<string, LatestReading>();
   const sensorIdOf = topicMatcher(cfg.topic);
-  const lastInvalidLog = new Map<string, { at: number; suppressed: number }>();
+  const invalidLog = new Map<string, LogLimiter>();
   let connected = false;
   let closed = false;
 
@@ -79,7 +82,11 @@ export function startBridge(options: BridgeOptions): Bridge {
     clean: true,
     reconnectPeriod: cfg.reconnectMinMs,
     connectTimeout: 5_000,
-    resubscribe: true,
+    // The "connect" handler subscribes on every (re)connect and reports the link up only on
+    // SUBACK. MQTT.js's own resubscribe would race it: it sends the SUBSCRIBE itself and turns
+    // ours into a no-op that calls back at once, so the bridge looked ready before the broker
+    // had accepted (or refused) the subscription.
+    resubscribe: false,
   });
 
   const setStatus = (up: boolean) => {
@@ -118,18 +125,25 @@ export function startBridge(options: BridgeOptions): Bridge {
     });
   });
 
-  client.on("message", (topic, payload) => {
+  client.on("message", (topic, payload, packet) => {
     const receivedAt = clock.now();
     metrics.mqttReceived++;
+    if (packet.retain) metrics.mqttRetained++;
     const parsed = parseReading(topic, payload, { sensorIdOf, receivedAt });
     if (!parsed.ok) {
       metrics.mqttInvalid.inc(parsed.reason);
-      logInvalid(topic, parsed.reason, parsed.detail, receivedAt);
+      logInvalid(topic, parsed.reason, parsed.detail);
       return;
     }
     // Serialized once here; the same text goes to the cache, the throttle and every client.
     const text = JSON.stringify(parsed.message);
     const reading = { sensorId: parsed.sensorId, text, receivedAt };
+    if (packet.retain) {
+      // The broker's stored value, replayed on every (re)subscribe: it may be hours old, so it
+      // is not news for connected clients, and never replaces a value heard live.
+      if (!latest.has(reading.sensorId)) remember(reading);
+      return;
+    }
     remember(reading);
     const before = throttle.dropped;
     throttle.push(reading.sensorId, reading);
@@ -144,19 +158,17 @@ export function startBridge(options: BridgeOptions): Bridge {
     latest.set(reading.sensorId, reading);
   }
 
-  function logInvalid(topic: string, reason: string, detail: string, now: number) {
-    const last = lastInvalidLog.get(reason);
-    if (last && now - last.at < INVALID_LOG_INTERVAL_MS) {
-      last.suppressed++;
-      return;
-    }
+  function logInvalid(topic: string, reason: InvalidReason, detail: string) {
+    let limiter = invalidLog.get(reason);
+    if (!limiter) invalidLog.set(reason, limiter = new LogLimiter(1, INVALID_LOG_INTERVAL_MS));
+    const decision = limiter.take(clock.now());
+    if (!decision.log) return;
     logger.warn("invalid mqtt payload dropped", {
-      topic,
+      topic: clip(topic),
       reason,
-      detail,
-      suppressed: last?.suppressed || undefined,
+      detail: clip(detail),
+      suppressed: decision.suppressed,
     });
-    lastInvalidLog.set(reason, { at: now, suppressed: 0 });
   }
 
   return {

@@ -1,9 +1,23 @@
 /**
  * Broker addresses as users write them (full URLs or the old service's bare host) turned into
- * the URLs MQTT.js connects to.
+ * what MQTT.js connects to: a URL without credentials, and the credentials apart, decoded.
+ * Keeping credentials out of the URL means no URL we log or print can carry a password.
  * @module
  */
+import { redactUrl } from "../lib/secrets.ts";
 import { UsageError } from "./errors.ts";
+
+export { redactUrl };
+
+/** A broker to connect to. */
+export interface BrokerAddress {
+  /** `mqtt://`, `mqtts://`, `ws://` or `wss://` URL without user info: safe to print. */
+  url: string;
+  /** User name from the URL's user info, decoded; `undefined` when it had none. */
+  username: string | undefined;
+  /** Password from the URL's user info, decoded; `undefined` when it had none. */
+  password: string | undefined;
+}
 
 const SCHEMES: Record<string, string> = {
   mqtt: "mqtt",
@@ -17,33 +31,65 @@ const SCHEMES: Record<string, string> = {
 const URL_OPTION = "--mqtt-url / MQTT_BROKER_URL";
 
 /**
- * Turns a broker address into an MQTT.js URL. Accepts `mqtt://`, `mqtts://`, `ws://`, `wss://`
- * (and `tcp://` -> mqtt, `ssl://`/`tls://` -> mqtts), or a bare `host` / `host:port` as the old
- * service's `MQTT_BROKER_URL` was, with `port` used when the bare host has none.
- * Throws `UsageError` naming the value (password masked) and an example.
+ * Parses a broker address. Accepts `mqtt://`, `mqtts://`, `ws://`, `wss://` (and `tcp://` ->
+ * mqtt, `ssl://`/`tls://` -> mqtts), or a bare `host` / `host:port` as the old service's
+ * `MQTT_BROKER_URL` was, with `port` used when the bare host has none. A password may hold any
+ * character, `@`, `/` and `:` included, raw or percent-encoded. Throws `UsageError` naming the
+ * value (password masked) and an example.
  */
-export function normalizeBrokerUrl(value: string, port: number): string {
+export function parseBrokerUrl(value: string, port: number): BrokerAddress {
   const text = value.trim();
   const fail = (why: string) =>
     new UsageError(
-      `${URL_OPTION} '${redactUrl(value)}' ${why}; use an mqtt://, mqtts://, ws:// or ` +
+      `${URL_OPTION} '${redactUrl(text)}' ${why}; use an mqtt://, mqtts://, ws:// or ` +
         `wss:// URL, or a bare host (e.g. mqtt://broker.local:1883 or localhost)`,
     );
-  const full = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/.exec(text);
+  const full = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(text);
   if (full) {
     const scheme = SCHEMES[full[1]!.toLowerCase()];
     if (scheme === undefined) throw fail(`has scheme '${full[1]}://', which is not MQTT`);
-    const out = `${scheme}://${full[2]}`;
-    let url: URL;
-    try {
-      url = new URL(out);
-    } catch {
-      throw fail("is not a valid URL");
-    }
+    const rest = full[2]!;
+    // The user info runs to the last '@': a raw password may contain '@', '/' or ':'.
+    const at = rest.lastIndexOf("@");
+    const userInfo = at < 0 ? undefined : rest.slice(0, at);
+    const out = `${scheme}://${at < 0 ? rest : rest.slice(at + 1)}`;
+    const url = URL.parse(out);
+    if (url === null) throw fail("is not a valid URL");
     if (url.hostname === "") throw fail("has no host");
-    return out;
+    const credentials = userInfo === undefined ? undefined : splitUserInfo(userInfo, fail);
+    return {
+      url: out,
+      username: credentials?.username,
+      password: credentials?.password,
+    };
   }
   if (text === "") throw fail("is empty (unset it to run the embedded broker)");
+  return { url: bareHostUrl(text, port, fail), username: undefined, password: undefined };
+}
+
+function splitUserInfo(
+  userInfo: string,
+  fail: (why: string) => UsageError,
+): { username: string; password: string | undefined } {
+  const colon = userInfo.indexOf(":");
+  // %XX is decoded (RFC 3986); a '%' not followed by two hex digits is taken literally.
+  const decode = (part: string, what: string) => {
+    try {
+      return decodeURIComponent(part.replace(/%(?![0-9A-Fa-f]{2})/g, "%25"));
+    } catch {
+      throw fail(`has a ${what} whose %-escapes are not UTF-8 (write '%25' for a literal '%')`);
+    }
+  };
+  const username = decode(colon < 0 ? userInfo : userInfo.slice(0, colon), "user name");
+  if (username === "") throw fail("has a password but no user name");
+  return {
+    username,
+    password: colon < 0 ? undefined : decode(userInfo.slice(colon + 1), "password"),
+  };
+}
+
+function bareHostUrl(text: string, port: number, fail: (why: string) => UsageError): string {
+  if (text.includes("@")) throw fail("has user info but no scheme (write mqtt://user:pass@host)");
   const bracketed = /^(\[[0-9A-Fa-f:.]+\])(?::(\d*))?$/.exec(text);
   const named = /^([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)(?::(\d*))?$/.exec(text);
   const ipv6 = /^[0-9A-Fa-f:.]+$/.test(text) && text.split(":").length > 2;
@@ -62,9 +108,4 @@ export function normalizeBrokerUrl(value: string, port: number): string {
     );
   }
   return `mqtt://${host}:${port}`;
-}
-
-/** The URL with any password replaced by `***`, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([^:/]+:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
 }

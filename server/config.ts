@@ -5,11 +5,13 @@
  */
 import { UsageError } from "./errors.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
-import { normalizeBrokerUrl } from "./broker_url.ts";
+import { parseBrokerUrl } from "./broker_url.ts";
 import { DEFAULT_TOPIC, MAX_CLIENT_MESSAGE_BYTES, topicFilterProblem } from "./protocol.ts";
 import { MIN_SECRET_BYTES } from "./token.ts";
 
-export { normalizeBrokerUrl };
+import { MAX_TIMER_MS } from "../lib/time.ts";
+
+export { MAX_TIMER_MS, parseBrokerUrl };
 
 /** MQTT side of the service. */
 export interface MqttConfig {
@@ -41,6 +43,8 @@ export interface AuthConfig {
   audience: string | undefined;
   /** Allowed clock skew in seconds. Default 30. */
   clockToleranceSec: number;
+  /** Accept tokens without `exp` (they never expire). Default false. */
+  allowNoExp: boolean;
 }
 
 /** Bounds that keep server memory bounded whatever clients do. */
@@ -59,8 +63,13 @@ export interface LimitsConfig {
   maxErrors: number;
   /** Window for `maxErrors`, ms. Default 10000. */
   errorWindowMs: number;
-  /** Most concurrent clients; further upgrades get 503. Default 10000. */
+  /** Most concurrent clients; further clients are closed with 1013 `server full`. Default 10000. */
   maxClients: number;
+  /**
+   * Sockets tolerated beyond `maxClients` that are not (or no longer) clients: handshakes,
+   * token checks, refused clients closing. Upgrades past the sum get HTTP 503. Default 1024.
+   */
+  maxPendingSockets: number;
 }
 
 /** Everything `startServer` needs. */
@@ -94,6 +103,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
     issuer: undefined,
     audience: undefined,
     clockToleranceSec: 30,
+    allowNoExp: false,
   },
   limits: {
     rateLimitMs: 1_000,
@@ -104,6 +114,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
     maxErrors: 20,
     errorWindowMs: 10_000,
     maxClients: 10_000,
+    maxPendingSockets: 1_024,
   },
   log: { level: "info", format: "pretty" },
 };
@@ -140,6 +151,7 @@ export const OPTION_NAMES = {
   "auth.jwksUrl": { flag: "--jwks-url", env: "JWT_JWKS_URL" },
   "auth.issuer": { flag: "--jwt-issuer", env: "JWT_ISSUER" },
   "auth.audience": { flag: "--jwt-audience", env: "JWT_AUDIENCE" },
+  "auth.allowNoExp": { flag: "--jwt-allow-no-exp", env: "JWT_ALLOW_NO_EXP" },
   "limits.rateLimitMs": { flag: "--rate-limit", env: "WEBSOCKET_RATE_LIMIT_SECONDS" },
   "limits.maxBufferedBytes": { flag: "--max-buffered-bytes", env: "WS_MAX_BUFFERED_BYTES" },
   "limits.slowClientTimeoutMs": {
@@ -167,11 +179,18 @@ function port(option: string, v: number): void {
 function count(option: string, v: number, unit = ""): void {
   if (!Number.isInteger(v) || v < 1) throw fail(option, shown(v), `use a whole number${unit} >= 1`);
 }
-/** Durations held in ms; flags take seconds, so a flagged option shows and asks for seconds. */
+/**
+ * Durations held in ms; flags take seconds, so a flagged option shows and asks for seconds.
+ * Timers cannot hold more than {@link MAX_TIMER_MS}.
+ */
 function duration(option: string, ms: number, min: ">= 0" | "> 0", note = ""): void {
-  if (Number.isFinite(ms) && (ms > 0 || (min === ">= 0" && ms === 0))) return;
   const flagged = option.startsWith("--");
   const value = typeof ms !== "number" ? shown(ms) : flagged ? `${ms / 1000} s` : `${ms} ms`;
+  if (Number.isFinite(ms) && ms > MAX_TIMER_MS) {
+    const max = flagged ? `${Math.floor(MAX_TIMER_MS / 1000)} s` : `${MAX_TIMER_MS} ms`;
+    throw fail(option, value, `the longest a timer can hold is ${max} (about 24 days)`);
+  }
+  if (Number.isFinite(ms) && (ms > 0 || (min === ">= 0" && ms === 0))) return;
   throw fail(option, value, `use a number of ${flagged ? "seconds" : "ms"} ${min}${note}`);
 }
 function isHttpUrl(v: string): boolean {
@@ -195,8 +214,18 @@ export function validateConfig(config: ServerConfig): ServerConfig {
   text(opt("hostname"), config.hostname ?? "", "leave it unset to bind 0.0.0.0");
   port(opt("mqtt.embeddedPort"), mqtt.embeddedPort);
   text("mqtt.embeddedHostname", mqtt.embeddedHostname ?? "", "leave it unset to bind 127.0.0.1");
-  const url = mqtt.url === undefined ? undefined : normalizeBrokerUrl(mqtt.url, mqtt.embeddedPort);
-  if (mqtt.password !== undefined && !mqtt.username) {
+  const broker = mqtt.url === undefined ? undefined : parseBrokerUrl(mqtt.url, mqtt.embeddedPort);
+  const fromUrl = broker?.username !== undefined;
+  if (fromUrl && (mqtt.username !== undefined || mqtt.password !== undefined)) {
+    throw new UsageError(
+      `${opt("mqtt.url")} carries credentials and ${opt("mqtt.username")} or ` +
+        `${opt("mqtt.password")} is set too; give them once (the separate options keep the ` +
+        `password out of the URL)`,
+    );
+  }
+  const username = fromUrl ? broker.username : mqtt.username;
+  const password = fromUrl ? broker.password : mqtt.password;
+  if (password !== undefined && !username) {
     throw fail(opt("mqtt.password"), "set without a username", `also set ${opt("mqtt.username")}`);
   }
   const topicProblem = typeof mqtt.topic === "string"
@@ -252,6 +281,7 @@ export function validateConfig(config: ServerConfig): ServerConfig {
   count("limits.maxErrors", limits.maxErrors);
   duration("limits.errorWindowMs", limits.errorWindowMs, "> 0");
   count(opt("limits.maxClients"), limits.maxClients);
+  count("limits.maxPendingSockets", limits.maxPendingSockets);
 
   if (!LOG_LEVELS.includes(log.level)) {
     throw fail(opt("log.level"), shown(log.level), `use one of ${LOG_LEVELS.join(", ")}`);
@@ -259,6 +289,6 @@ export function validateConfig(config: ServerConfig): ServerConfig {
   if (log.format !== "pretty" && log.format !== "json") {
     throw fail(opt("log.format"), shown(log.format), "use pretty or json");
   }
-  const normalized = { ...mqtt, url };
+  const normalized = { ...mqtt, url: broker?.url, username, password };
   return { ...config, mqtt: normalized, auth: { ...auth }, limits: { ...limits }, log: { ...log } };
 }

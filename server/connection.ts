@@ -1,18 +1,25 @@
 /**
- * One WebSocket client's life: token check, admission, the first messages, token expiry,
- * its message session, and every way it ends. Only this module and the handler touch
- * `Deno.upgradeWebSocket` sockets.
+ * One WebSocket client's life: handshake, token check, admission, the first messages, token
+ * expiry, its message session, and every way it ends. Whatever happens, the socket is released
+ * (out of the registry and the hub) within a bounded time: Deno sends no event for a handshake
+ * whose peer reset before the 101 was written, nor for a socket whose peer never answers our
+ * close frame (denoland/deno#27924), so deadlines on the injected clock stand in for them.
  * @module
  */
+import type { LogLimiter } from "../lib/log_limit.ts";
+import { MAX_TIMER_MS } from "../lib/time.ts";
 import type { Claims, Verifier } from "./auth.ts";
+import { decideAdmission } from "./admission.ts";
 import type { LatestReading } from "./bridge.ts";
 import type { LimitsConfig } from "./config.ts";
 import { AuthError } from "./errors.ts";
-import type { Hub } from "./hub.ts";
+import type { Hub, Transport } from "./hub.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { CloseCode, CloseReason, envelopeOf, parseSensorIds } from "./protocol.ts";
+import { CloseCode, CloseReason, envelopeOf } from "./protocol.ts";
 import { ClientSession } from "./session.ts";
+import type { SocketRegistry } from "./sockets.ts";
+import type { Clock } from "./throttle.ts";
 
 /** What a connection needs from the server. */
 export interface ConnectionDeps {
@@ -21,19 +28,22 @@ export interface ConnectionDeps {
   metrics: Metrics;
   limits: LimitsConfig;
   logger: Logger;
-  now: () => number;
+  clock: Clock;
   /** Skew allowed on token expiry, ms; an expired token's client is closed this long after `exp`. */
   clockToleranceMs: number;
   /** Whether the MQTT link is up. */
   mqttConnected(): boolean;
   /** Last reading of every sensor. */
   latest(): Iterable<LatestReading>;
-  /** Every open socket, verified or not; connections add and remove themselves. */
-  sockets: Set<WebSocket>;
+  /** Every socket not yet released; connections add and remove themselves. */
+  sockets: SocketRegistry;
+  /** Rate limit of `client rejected` log lines (a flood of bad tokens must not flood the log). */
+  refusalLog: LogLimiter;
 }
 
 /** What the client asked for in the upgrade request. */
 export interface ConnectionRequest {
+  /** From `Authorization: Bearer` or `?token=`; `null` when neither was given. */
   token: string | null;
   /** `?sensors=` as given; `null` or empty = all. */
   sensors: string | null;
@@ -42,8 +52,15 @@ export interface ConnectionRequest {
 
 /** Messages a client may send before its token is checked; more are dropped. */
 const MAX_EARLY_MESSAGES = 16;
-/** Longest delay `setTimeout` takes; longer token lifetimes re-arm the timer. */
-const MAX_TIMER_MS = 2_147_000_000;
+/** Longest a handshake may take before the socket is released, ms (capped by the idle timeout). */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Longest we wait for the peer to answer our close frame, ms (capped by the idle timeout). */
+const CLOSE_GRACE_MS = 5_000;
+
+/** How a socket that opens after its handshake deadline is closed. */
+const LATE_OPEN = { code: CloseCode.TRY_AGAIN_LATER, reason: CloseReason.HANDSHAKE_TIMEOUT };
+
+type Stage = "handshake" | "verifying" | "connected" | "closing" | "released";
 
 /** Runs a freshly upgraded socket through its whole life. */
 export function runConnection(
@@ -51,119 +68,257 @@ export function runConnection(
   request: ConnectionRequest,
   deps: ConnectionDeps,
 ): void {
-  const { hub, metrics, limits, logger } = deps;
-  // Verification starts at once; the socket is accepted either way, since browsers cannot read a
-  // 401 from a failed handshake, and a refused client is closed with 1008 and the reason.
-  const verdict: Promise<Claims | AuthError> = deps.verifier.verify(request.token)
-    .catch((e: unknown) => e instanceof AuthError ? e : new AuthError("invalid token", String(e)));
-  let session: ClientSession | undefined;
-  let early: unknown[] | undefined = [];
-  let clientId: string | undefined;
-  let expiry: ReturnType<typeof setTimeout> | undefined;
+  new Connection(socket, request, deps).start();
+}
 
-  /** Ends the client now: out of the hub at once, whether or not the peer answers the close. */
-  const end = (code: number, reason: string) => {
-    clearTimeout(expiry);
-    if (clientId !== undefined) hub.remove(clientId);
-    session = undefined;
-    early = undefined;
-    if (socket.readyState < WebSocket.CLOSING) socket.close(code, reason);
-  };
-  const reject = (code: number, reason: string) => {
+/** One socket from upgrade to release. */
+export class Connection {
+  readonly #socket: WebSocket;
+  readonly #request: ConnectionRequest;
+  readonly #deps: ConnectionDeps;
+  #stage: Stage = "handshake";
+  /** Handshake deadline, then close grace: never both. */
+  #deadline: unknown;
+  #expiry: unknown;
+  #verdict: Promise<Claims | AuthError> | undefined;
+  #clientId: string | undefined;
+  #session: ClientSession | undefined;
+  #early: string[] = [];
+  #earlyBytes = 0;
+  /** What we closed with, when the close was ours. */
+  #closedWith: { code: number; reason: string } | undefined;
+
+  /** A connection for `socket`; nothing happens before {@link Connection.start}. */
+  constructor(socket: WebSocket, request: ConnectionRequest, deps: ConnectionDeps) {
+    this.#socket = socket;
+    this.#request = request;
+    this.#deps = deps;
+  }
+
+  /** Registers the socket, starts the token check and arms the handshake deadline. */
+  start(): void {
+    const deps = this.#deps;
+    const socket = this.#socket;
+    deps.sockets.add(this);
+    this.#verdict = deps.verifier.verify(this.#request.token)
+      .catch((e: unknown) =>
+        e instanceof AuthError ? e : new AuthError("invalid token", String(e))
+      );
+    this.#deadline = deps.clock.setTimeout(
+      () => this.#abandon("handshake"),
+      Math.min(HANDSHAKE_TIMEOUT_MS, deps.limits.idleTimeoutMs),
+    );
+    socket.onopen = () => void this.#opened();
+    socket.onmessage = (e) => this.#message(e.data);
+    socket.onclose = (e) => this.release(e.code, e.reason);
+    // A failed upgrade sends only this event; an open socket's error is followed by its close.
+    socket.onerror = () => {
+      if (socket.readyState === WebSocket.CONNECTING) this.release(1006, "handshake failed");
+    };
+  }
+
+  /** Closes with `code` and `reason`; released when the peer answers or the grace runs out. */
+  close(code: number, reason: string): void {
+    if (this.#stage === "closing" || this.#stage === "released") return;
+    this.#stage = "closing";
+    this.#closedWith = { code, reason };
+    this.#leaveHub();
+    this.#deps.clock.clearTimeout(this.#deadline);
+    this.#deadline = this.#deps.clock.setTimeout(
+      () => this.#abandon("close"),
+      Math.min(CLOSE_GRACE_MS, this.#deps.limits.idleTimeoutMs),
+    );
+    try {
+      if (this.#socket.readyState < WebSocket.CLOSING) this.#socket.close(code, reason);
+    } catch {
+      this.release(1006, "close failed");
+    }
+  }
+
+  /** Forgets the socket everywhere, once; logs an admitted client's disconnect. */
+  release(code: number, reason: string): void {
+    if (this.#stage === "released") return;
+    this.#stage = "released";
+    const deps = this.#deps;
+    deps.clock.clearTimeout(this.#deadline);
+    this.#leaveHub();
+    deps.sockets.delete(this);
+    if (this.#clientId === undefined) return;
+    const closed = this.#closedWith;
+    deps.logger.info("client disconnected", {
+      client: this.#clientId,
+      code: closed?.code ?? code,
+      reason: closed?.reason ?? (reason || undefined),
+      by: closed ? "server" : "peer",
+    });
+  }
+
+  #leaveHub(): void {
+    this.#deps.clock.clearTimeout(this.#expiry);
+    if (this.#clientId !== undefined) this.#deps.hub.remove(this.#clientId);
+    this.#session = undefined;
+    this.#early = [];
+  }
+
+  /** Deno gave no event in time: the handshake died, or the peer ignores our close frame. */
+  #abandon(stage: "handshake" | "close"): void {
+    this.#deps.metrics.socketsAbandoned.inc(stage);
+    this.#deps.logger.debug("socket abandoned", { remote: this.#request.remoteAddr, stage });
+    this.release(1006, stage === "handshake" ? "handshake not completed" : "close not answered");
+  }
+
+  #message(data: unknown): void {
+    if (this.#session) return this.#session.onMessage(data);
+    // Before the token is checked a socket holds only a few text frames within the limit.
+    if (this.#stage !== "handshake" && this.#stage !== "verifying") return;
+    if (typeof data !== "string" || this.#early.length >= MAX_EARLY_MESSAGES) return;
+    if (this.#earlyBytes + data.length > this.#deps.limits.maxMessageBytes) return;
+    this.#early.push(data);
+    this.#earlyBytes += data.length;
+  }
+
+  async #opened(): Promise<void> {
+    const deps = this.#deps;
+    if (this.#stage !== "handshake") {
+      // Released or closed while Deno was still upgrading: finish the close now it can be sent.
+      if (this.#socket.readyState === WebSocket.OPEN) {
+        const { code, reason } = this.#closedWith ?? LATE_OPEN;
+        this.#socket.close(code, reason);
+      }
+      return;
+    }
+    deps.clock.clearTimeout(this.#deadline);
+    this.#stage = "verifying";
+    const verdict = await this.#verdict!;
+    if (this.#stage !== "verifying") return;
+    const decision = decideAdmission({
+      verdict,
+      sensorsParam: this.#request.sensors,
+      clients: deps.hub.size,
+      maxClients: deps.limits.maxClients,
+    });
+    if (!decision.admitted) return this.#refuse(decision.code, decision.reason, decision.detail);
+    this.#admit(decision.claims, decision.subscriptions, decision.denied);
+  }
+
+  #refuse(code: number, reason: string, detail: string): void {
+    const { metrics, logger, clock, refusalLog } = this.#deps;
     metrics.rejections.inc(reason);
-    logger.info("client rejected", { remote: request.remoteAddr, reason });
-    end(code, reason);
-  };
+    const decision = refusalLog.take(clock.now());
+    if (decision.log) {
+      logger.info("client rejected", {
+        remote: this.#request.remoteAddr,
+        code,
+        reason,
+        detail,
+        suppressed: decision.suppressed,
+      });
+    }
+    this.close(code, reason);
+  }
 
-  deps.sockets.add(socket);
-  socket.onmessage = (e) => {
-    if (session) session.onMessage(e.data);
-    else if (
-      early && early.length < MAX_EARLY_MESSAGES &&
-      !(typeof e.data === "string" && e.data.length > limits.maxMessageBytes)
-    ) early.push(e.data);
-  };
-  socket.onclose = () => {
-    deps.sockets.delete(socket);
-    clearTimeout(expiry);
-    if (clientId !== undefined && hub.remove(clientId)) {
-      logger.info("client disconnected", { client: clientId });
-    }
-    session = undefined;
-    early = undefined;
-  };
-  socket.onerror = () => {}; // the close event that follows does the cleanup
-  socket.onopen = async () => {
-    const claims = await verdict;
-    if (socket.readyState !== WebSocket.OPEN) return;
-    if (claims instanceof AuthError) return reject(CloseCode.POLICY_VIOLATION, claims.code);
-    const wanted = request.sensors === null ? undefined : parseSensorIds(request.sensors);
-    if (wanted?.bad !== undefined) {
-      return reject(CloseCode.POLICY_VIOLATION, CloseReason.INVALID_SENSORS);
-    }
-    if (hub.size >= limits.maxClients) {
-      return reject(CloseCode.TRY_AGAIN_LATER, CloseReason.SERVER_FULL);
-    }
-
+  #admit(claims: Claims, subscriptions: string[] | null, denied: string[]): void {
+    const { hub, metrics, logger, clock } = this.#deps;
     const id = newClientId(hub);
-    clientId = id;
+    this.#clientId = id;
+    this.#stage = "connected";
+    const transport = new SocketTransport(this.#socket, (code, reason) => this.close(code, reason));
     const client = hub.add(
       {
         id,
         subject: claims.sub,
-        remoteAddr: request.remoteAddr,
-        connectedAt: deps.now(),
+        remoteAddr: this.#request.remoteAddr,
+        connectedAt: clock.now(),
         allowed: claims.sensors,
       },
-      socket,
-      wanted && wanted.ids.length > 0 ? wanted.ids : null,
+      transport,
+      subscriptions,
     );
     metrics.connections++;
-    logger.info("client connected", { client: id, sub: claims.sub, remote: request.remoteAddr });
+    logger.info("client connected", {
+      client: id,
+      sub: claims.sub,
+      remote: this.#request.remoteAddr,
+    });
+    this.#greet(id, claims, denied);
+    for (const reading of this.#deps.latest()) {
+      if (hub.canSee(client, reading.sensorId)) hub.sendTo(id, reading.text);
+    }
+    if (claims.expiresAt !== undefined) {
+      this.#armExpiry(claims.expiresAt + this.#deps.clockToleranceMs);
+    }
+    this.#startSession(id);
+  }
 
-    const at = new Date(deps.now());
+  #greet(id: string, claims: Claims, denied: string[]): void {
+    const { hub, clock } = this.#deps;
+    const at = new Date(clock.now());
     const status = { status: "connected" as const, client_id: id, active_clients: hub.size };
     hub.sendTo(id, JSON.stringify(envelopeOf("connection_status", status, at)));
-    const mqtt = deps.mqttConnected() ? "connected" as const : "disconnected" as const;
+    const mqtt = this.#deps.mqttConnected() ? "connected" as const : "disconnected" as const;
     hub.sendTo(id, JSON.stringify(envelopeOf("bridge_status", { mqtt }, at)));
-    const denied = claims.sensors && wanted?.ids.filter((s) => !claims.sensors!.has(s));
-    if (denied && denied.length > 0) {
+    if (denied.length > 0) {
       // Otherwise a client asking only for sensors its token excludes would wait in silence.
       const message = `not permitted by your token: ${denied.join(", ")}; it may see ` +
         ([...claims.sensors!].join(", ") || "no sensors");
       hub.sendTo(id, JSON.stringify(envelopeOf("error", { code: "invalid_message", message }, at)));
     }
-    for (const reading of deps.latest()) {
-      if (hub.canSee(client, reading.sensorId)) hub.sendTo(id, reading.text);
-    }
+  }
 
-    if (claims.expiresAt !== undefined) {
-      const closeAt = claims.expiresAt + deps.clockToleranceMs;
-      const arm = () => {
-        const ms = closeAt - deps.now();
-        expiry = setTimeout(() => {
-          if (closeAt > deps.now()) return arm();
-          metrics.disconnects.inc(CloseReason.TOKEN_EXPIRED);
-          end(CloseCode.POLICY_VIOLATION, CloseReason.TOKEN_EXPIRED);
-        }, Math.max(0, Math.min(ms, MAX_TIMER_MS)));
-      };
-      arm();
-    }
+  /** Closes at `closeAt`; a lifetime past what a timer holds re-arms it on the way. */
+  #armExpiry(closeAt: number): void {
+    const { clock, metrics } = this.#deps;
+    const ms = closeAt - clock.now();
+    this.#expiry = clock.setTimeout(() => {
+      if (closeAt > clock.now()) return this.#armExpiry(closeAt);
+      metrics.disconnects.inc(CloseReason.TOKEN_EXPIRED);
+      this.close(CloseCode.POLICY_VIOLATION, CloseReason.TOKEN_EXPIRED);
+    }, Math.max(0, Math.min(ms, MAX_TIMER_MS)));
+  }
 
-    session = new ClientSession(id, {
+  #startSession(id: string): void {
+    const { hub, metrics, limits, clock } = this.#deps;
+    this.#session = new ClientSession(id, {
       hub,
       metrics,
       limits,
-      now: deps.now,
+      now: () => clock.now(),
       close: (code, reason) => {
         metrics.disconnects.inc(reason);
-        end(code, reason);
+        this.close(code, reason);
       },
     });
-    const queued = early ?? [];
-    early = undefined;
-    for (const data of queued) session?.onMessage(data);
-  };
+    const queued = this.#early;
+    this.#early = [];
+    for (const data of queued) this.#session?.onMessage(data);
+  }
+}
+
+/** The hub's view of a socket: sends go straight through; closes go through the connection. */
+class SocketTransport implements Transport {
+  readonly #socket: WebSocket;
+  readonly #close: (code: number, reason: string) => void;
+
+  constructor(socket: WebSocket, close: (code: number, reason: string) => void) {
+    this.#socket = socket;
+    this.#close = close;
+  }
+
+  send(data: string): void {
+    this.#socket.send(data);
+  }
+
+  close(code: number, reason: string): void {
+    this.#close(code, reason);
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  get readyState(): number {
+    return this.#socket.readyState;
+  }
 }
 
 function newClientId(hub: Hub): string {

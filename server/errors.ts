@@ -3,6 +3,7 @@
  * (`TypeError`, `RangeError`); every message says what failed, the value, and what to do.
  * @module
  */
+import { CloseCode, CloseReason } from "./protocol.ts";
 
 /** Invalid command-line or configuration input; the CLI exits with code 2. */
 export class UsageError extends Error {
@@ -15,22 +16,31 @@ export class UsageError extends Error {
   }
 }
 
-import { CloseReason } from "./protocol.ts";
-
-/** Why a token was refused; each is also the WebSocket close reason (code 1008). */
+/** Why a token was refused; each is also the WebSocket close reason. */
 export type AuthErrorCode = typeof CloseReason[
-  "MISSING_TOKEN" | "INVALID_TOKEN" | "TOKEN_EXPIRED"
+  "MISSING_TOKEN" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "AUTH_UNAVAILABLE"
 ];
 
-/** A token was refused. `code` is the close reason sent to the client. */
+/**
+ * A token was refused, or could not be checked. `code` is the close reason sent to the client;
+ * `closeCode` is 1013 (try again later) when the identity provider could not be reached, else
+ * 1008 (policy violation).
+ */
 export class AuthError extends Error {
-  /** The close reason sent with code 1008. */
+  /** The close reason sent to the client. */
   readonly code: AuthErrorCode;
   /** Creates an auth error with the client-facing `code` and an operator-facing `message`. */
   constructor(code: AuthErrorCode, message: string = code, options?: ErrorOptions) {
     super(message, options);
     this.name = "AuthError";
     this.code = code;
+  }
+
+  /** The WebSocket close code for this refusal. */
+  get closeCode(): number {
+    return this.code === CloseReason.AUTH_UNAVAILABLE
+      ? CloseCode.TRY_AGAIN_LATER
+      : CloseCode.POLICY_VIOLATION;
   }
 }
 

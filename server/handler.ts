@@ -12,9 +12,6 @@ export interface HandlerDeps extends ConnectionDeps {
   stopping(): boolean;
 }
 
-/** Sockets beyond `maxClients` tolerated while refused or closing clients finish closing. */
-const SOCKET_HEADROOM = 1_024;
-
 /** Builds the request handler. */
 export function createHandler(
   deps: HandlerDeps,
@@ -41,6 +38,7 @@ export function createHandler(
           clients: deps.hub.size,
           slowClients: deps.hub.slowCount,
           mqttConnected: deps.mqttConnected(),
+          sockets: deps.sockets.size,
         });
         return new Response(body, {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
@@ -63,10 +61,12 @@ function upgrade(req: Request, url: URL, remote: Deno.NetAddr, deps: HandlerDeps
   if (deps.stopping()) {
     return new Response("Server shutting down; reconnect later.\n", { status: 503 });
   }
-  if (deps.sockets.size >= deps.limits.maxClients + SOCKET_HEADROOM) {
+  if (deps.sockets.size >= deps.limits.maxClients + deps.limits.maxPendingSockets) {
     deps.metrics.rejections.inc(CloseReason.SERVER_FULL);
     return new Response("Too many connections; try again later.\n", { status: 503 });
   }
+  // Read before the upgrade: once upgraded, the request's headers are gone.
+  const token = tokenOf(req, url);
   let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
   try {
     upgraded = Deno.upgradeWebSocket(req, {
@@ -76,9 +76,20 @@ function upgrade(req: Request, url: URL, remote: Deno.NetAddr, deps: HandlerDeps
     return new Response(`Bad WebSocket handshake: ${(error as Error).message}\n`, { status: 400 });
   }
   runConnection(upgraded.socket, {
-    token: url.searchParams.get("token"),
+    token,
     sensors: url.searchParams.get("sensors"),
     remoteAddr: `${remote.hostname}:${remote.port}`,
   }, deps);
   return upgraded.response;
+}
+
+/**
+ * The token from `Authorization: Bearer` (non-browser clients: it stays out of access logs) or
+ * else `?token=` (browsers cannot set headers on a WebSocket). Another scheme yields `""`, which
+ * is refused as a missing token.
+ */
+function tokenOf(req: Request, url: URL): string | null {
+  const header = req.headers.get("authorization");
+  if (header !== null) return /^Bearer +(\S+) *$/i.exec(header)?.[1] ?? "";
+  return url.searchParams.get("token");
 }

@@ -31,6 +31,8 @@ export { MAX_PENDING_REPLIES, MAX_SUBSCRIPTIONS };
 export type { ClientInfo, HubClient, Transport };
 
 const NO_SENSORS: ReadonlySet<string> = new Set();
+/** `WebSocket.OPEN`. */
+const OPEN = 1;
 
 /** Options of {@link Hub}. */
 export interface HubOptions {
@@ -255,15 +257,19 @@ export class Hub {
     return true;
   }
 
-  /** Sends now; a throwing transport is closed with 1011 and removed. */
+  /**
+   * Sends now. A transport that throws is removed: quietly when its socket is already closing
+   * (a normal disconnect, whose close event is logged elsewhere), else closed with 1011.
+   */
   #send(client: Client, text: string): boolean {
     try {
       client.transport.send(text);
       client.sent++;
       return true;
     } catch (error) {
-      this.#logger.warn("send failed; dropping client", { client: client.id, error });
       this.#forget(client);
+      if (client.transport.readyState !== OPEN) return false;
+      this.#logger.warn("send failed; dropping client", { client: client.id, error });
       client.closeQuietly(CloseCode.INTERNAL_ERROR, CloseReason.SEND_FAILED);
       this.#onClosed(CloseReason.SEND_FAILED);
       return false;

@@ -13,6 +13,8 @@ export interface Transport {
   close(code: number, reason: string): void;
   /** Bytes queued but not yet sent. */
   readonly bufferedAmount: number;
+  /** WebSocket ready state (1 = open); read only when a send fails, to tell a peer gone from a fault. */
+  readonly readyState: number;
 }
 
 /** Who a client is, fixed at connect. */

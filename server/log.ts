@@ -1,8 +1,10 @@
 /**
  * Structured one-line-per-event logging. Library code takes a {@link Logger}; only the CLI
- * decides where lines go.
+ * decides where lines go. Lines carry text from clients and brokers, so neither format lets a
+ * control character through to the terminal or log viewer that shows them.
  * @module
  */
+import { escapeControl, escapeControlInJson, hasControl } from "../lib/sanitize.ts";
 
 /** Log levels, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -31,7 +33,7 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Line format. Default `pretty`. */
   format?: LogFormat;
-  /** Where each formatted line goes. */
+  /** Where each formatted line goes; what it throws is ignored. */
   write: (line: string, level: LogLevel) => void;
   /** Clock, for tests. */
   now?: () => Date;
@@ -46,9 +48,13 @@ export function createLogger(options: LoggerOptions): Logger {
     if (LOG_LEVELS.indexOf(level) < min) return;
     const time = now().toISOString();
     const line = format === "json"
-      ? JSON.stringify({ time, level, event, ...fields }, errorReplacer)
-      : `${time} ${level.toUpperCase().padEnd(5)} ${event}${prettyFields(fields)}`;
-    options.write(line, level);
+      ? jsonLine({ time, level, event, ...fields })
+      : `${time} ${level.toUpperCase().padEnd(5)} ${escapeControl(event)}${prettyFields(fields)}`;
+    try {
+      options.write(line, level);
+    } catch {
+      // Logging is never why a request, a fan-out or a shutdown fails.
+    }
   };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
 }
@@ -61,20 +67,43 @@ export const silentLogger: Logger = {
   error() {},
 };
 
-function errorReplacer(_key: string, value: unknown): unknown {
-  return value instanceof Error ? `${value.name}: ${value.message}` : value;
+function jsonLine(record: LogFields): string {
+  let text: string;
+  try {
+    text = JSON.stringify(record, replacer);
+  } catch (error) {
+    // A circular field must not turn a log call into an exception in the caller.
+    const { time, level, event } = record;
+    text = JSON.stringify({ time, level, event, log_error: `fields not serializable: ${error}` });
+  }
+  return escapeControlInJson(text);
+}
+
+function replacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  return typeof value === "bigint" ? String(value) : value;
 }
 
 function prettyFields(fields: LogFields): string {
   let out = "";
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined) continue;
-    const s = v instanceof Error
-      ? `${v.name}: ${v.message}`
-      : typeof v === "string"
-      ? v
-      : JSON.stringify(v);
-    out += ` ${k}=${/[\s"]/.test(s) ? JSON.stringify(s) : s}`;
+    out += ` ${escapeControl(k)}=${prettyValue(v)}`;
   }
   return out;
+}
+
+/** Plain when safe; otherwise a JSON string, whose escapes say exactly what was there. */
+function prettyValue(v: unknown): string {
+  let s: string;
+  if (v instanceof Error) s = `${v.name}: ${v.message}`;
+  else if (typeof v === "string") s = v;
+  else {
+    try {
+      s = JSON.stringify(v, replacer) ?? String(v);
+    } catch {
+      s = String(v);
+    }
+  }
+  return /[\s"]/.test(s) || hasControl(s) ? escapeControlInJson(JSON.stringify(s)) : s;
 }

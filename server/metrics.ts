@@ -63,6 +63,8 @@ export class Metrics {
   readonly mqttInvalid: LabeledCounter = new LabeledCounter();
   /** Readings coalesced away by the throttle (a newer one was sent instead). */
   mqttThrottled = 0;
+  /** Retained MQTT messages received, valid or not (they only seed last known values). */
+  mqttRetained = 0;
   /** Readings forwarded to the hub. */
   readingsForwarded = 0;
   /** WebSocket messages sent. */
@@ -75,9 +77,13 @@ export class Metrics {
   mqttConnects = 0;
   /** Seconds from MQTT receipt to handing the message to client sockets. */
   readonly latency: Histogram = new Histogram();
+  /** Sockets released by deadline because the runtime gave no event, by stage. */
+  readonly socketsAbandoned: LabeledCounter = new LabeledCounter();
 
   /** Prometheus text exposition; `gauges` are sampled at scrape time. */
-  render(gauges: { clients: number; slowClients: number; mqttConnected: boolean }): string {
+  render(
+    gauges: { clients: number; slowClients: number; mqttConnected: boolean; sockets: number },
+  ): string {
     const out: string[] = [];
     const metric = (name: string, type: string, help: string, lines: string[]) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
@@ -87,6 +93,18 @@ export class Metrics {
     metric("sensorstream_clients", "gauge", "WebSocket clients connected now.", [
       `sensorstream_clients ${gauges.clients}`,
     ]);
+    metric(
+      "sensorstream_sockets",
+      "gauge",
+      "Open WebSocket connections, verified or not (what the admission limit counts).",
+      [`sensorstream_sockets ${gauges.sockets}`],
+    );
+    metric(
+      "sensorstream_sockets_abandoned_total",
+      "counter",
+      "Sockets released by deadline: handshake never completed, or close never answered.",
+      labeled("sensorstream_sockets_abandoned_total", "stage", this.socketsAbandoned),
+    );
     metric("sensorstream_slow_clients", "gauge", "Clients in latest-value mode now.", [
       `sensorstream_slow_clients ${gauges.slowClients}`,
     ]);
@@ -122,6 +140,12 @@ export class Metrics {
       "counter",
       "Readings coalesced by the per-sensor throttle.",
       [`sensorstream_mqtt_messages_throttled_total ${this.mqttThrottled}`],
+    );
+    metric(
+      "sensorstream_mqtt_messages_retained_total",
+      "counter",
+      "Retained MQTT messages received (only seed last known values; included in received).",
+      [`sensorstream_mqtt_messages_retained_total ${this.mqttRetained}`],
     );
     metric("sensorstream_mqtt_connects_total", "counter", "Times the MQTT link came up.", [
       `sensorstream_mqtt_connects_total ${this.mqttConnects}`,

@@ -3,9 +3,10 @@
  * set), the bridge, the hub and the HTTP listener; shut them down in order.
  * @module
  */
+import { LogLimiter } from "../lib/log_limit.ts";
 import { createVerifier } from "./auth.ts";
+import type { JwksOptions } from "./jwks.ts";
 import { startBridge } from "./bridge.ts";
-import { redactUrl } from "./broker_url.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
 import { type ServerOptions, validateConfig, withDefaults } from "./config.ts";
 import { StartupError } from "./errors.ts";
@@ -14,6 +15,7 @@ import { Hub } from "./hub.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { CloseCode, CloseReason, envelopeOf, WS_PATH } from "./protocol.ts";
+import { SocketRegistry } from "./sockets.ts";
 import { type Clock, systemClock } from "./throttle.ts";
 import { generateDevSecret, mintToken } from "./token.ts";
 
@@ -29,10 +31,14 @@ export interface ServerHandle extends AsyncDisposable {
   readonly mqttUrl: string;
   /** Whether the embedded broker is running. */
   readonly embeddedBroker: boolean;
+  /** Whether the broker link uses MQTT credentials (never the credentials themselves). */
+  readonly mqttAuth: boolean;
   /** In dev mode (no secret, no JWKS): the generated secret and a ready-to-use token. */
   readonly dev: { secret: string; token: string } | undefined;
   /** Counters, for tests and embedding. */
   readonly metrics: Metrics;
+  /** Open WebSocket connections now, verified or not (the `sensorstream_sockets` gauge). */
+  readonly sockets: number;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
   /** Closes clients with 1001, disconnects MQTT, stops the broker and the listener. */
@@ -43,12 +49,18 @@ export interface ServerHandle extends AsyncDisposable {
 export interface ServerDeps {
   logger?: Logger;
   clock?: Clock;
+  /** JWKS fetch and cache tuning (tests shorten the production defaults). */
+  jwks?: JwksOptions;
 }
 
 /** How often slow clients are checked for drain or timeout, ms. */
 const TICK_MS = 100;
 /** How long shutdown waits for clients to acknowledge the 1001 close, ms. */
 const SOCKET_CLOSE_GRACE_MS = 1_000;
+/** How long shutdown waits for the listener's connections before cutting them, ms. */
+const LISTENER_GRACE_MS = 1_000;
+/** `client rejected` log lines: at most this many per second, then a count of the rest. */
+const REFUSAL_LOGS_PER_SECOND = 5;
 
 /**
  * Starts the service. Invalid options throw `UsageError` before anything starts; a port or
@@ -70,13 +82,16 @@ export async function startServer(
     auth = { ...auth, secret };
     dev = { secret, token: await mintToken(secret, { sub: "dev", ttlSec: 24 * 3600 }) };
   }
-  const verifier = createVerifier(auth, { now });
+  const verifier = createVerifier(auth, { now, jwks: deps.jwks });
 
   let broker: EmbeddedBroker | undefined;
   if (config.mqtt.url === undefined) {
     broker = await startEmbeddedBroker({
       port: config.mqtt.embeddedPort,
       hostname: config.mqtt.embeddedHostname,
+      // Configured credentials are required of every MQTT client of the embedded broker too.
+      username: config.mqtt.username,
+      password: config.mqtt.password,
       logger,
     });
   }
@@ -113,7 +128,7 @@ export async function startServer(
     },
   });
 
-  const sockets = new Set<WebSocket>();
+  const sockets = new SocketRegistry();
   let stopping: Promise<void> | undefined;
   const handler = createHandler({
     hub,
@@ -121,7 +136,8 @@ export async function startServer(
     metrics,
     limits: config.limits,
     logger,
-    now,
+    clock,
+    refusalLog: new LogLimiter(REFUSAL_LOGS_PER_SECOND, 1_000),
     clockToleranceMs: config.auth.clockToleranceSec * 1000,
     mqttConnected: () => bridge.connected,
     latest: () => bridge.latest(),
@@ -130,10 +146,12 @@ export async function startServer(
   });
 
   let http: Deno.HttpServer<Deno.NetAddr>;
+  const cut = new AbortController();
   try {
     http = Deno.serve({
       port: config.port,
       hostname: config.hostname,
+      signal: cut.signal,
       onListen: () => {},
       onError: (error) => {
         logger.error("request failed", { error });
@@ -160,7 +178,7 @@ export async function startServer(
   const httpUrl = `http://${authority}`;
   logger.info("listening", {
     url: wsUrl,
-    mqtt: redactUrl(mqttUrl),
+    mqtt: mqttUrl,
     embeddedBroker: broker !== undefined,
   });
 
@@ -171,17 +189,15 @@ export async function startServer(
       logger.info("shutting down", { clients: hub.size });
       clearInterval(tick);
       // Our close frames go first, and get a moment to be sent: http.shutdown() would close
-      // the sockets with a reason of its own.
-      hub.closeAll(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN);
-      for (const s of sockets) {
-        if (s.readyState < WebSocket.CLOSING) s.close(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN);
-      }
-      // Real time, not the injected clock: a test clock that stands still must not hang this.
-      const deadline = Date.now() + SOCKET_CLOSE_GRACE_MS;
-      while (sockets.size > 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      await http.shutdown();
+      // the sockets with a reason of its own. Real time, not the injected clock: a test clock
+      // that stands still must not hang this.
+      sockets.closeAll(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN);
+      await waitUntil(() => sockets.size === 0, SOCKET_CLOSE_GRACE_MS);
+      sockets.releaseAll(1006, "server stopped");
+      // Cut, not http.shutdown(): Deno never finishes a connection whose peer reset during the
+      // upgrade, so a graceful shutdown could wait for it forever. Clients are gone already.
+      cut.abort();
+      await settlesWithin(http.finished, LISTENER_GRACE_MS);
       await bridge.close();
       await broker?.close();
       logger.info("stopped");
@@ -194,10 +210,32 @@ export async function startServer(
     httpUrl,
     mqttUrl,
     embeddedBroker: broker !== undefined,
+    mqttAuth: config.mqtt.username !== undefined,
     dev,
     metrics,
+    get sockets() {
+      return sockets.size;
+    },
     finished,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
+}
+
+/** Polls `done` every 10 ms until it holds or `ms` pass. */
+async function waitUntil(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
+/** Whether `promise` settles within `ms` (its rejection counts as settled). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = promise.then(() => true, () => true);
+  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

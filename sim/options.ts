@@ -3,7 +3,7 @@
  * @module
  */
 import { DEFAULT_TOPIC, topicFilterProblem } from "../server/protocol.ts";
-import { normalizeBrokerUrl } from "../server/broker_url.ts";
+import { parseBrokerUrl } from "../server/broker_url.ts";
 
 /** What to simulate and where to publish it. */
 export interface SimulatorOptions {
@@ -52,7 +52,16 @@ export type ResolvedOptions = SimulatorOptions & {
 
 /** Checks options once, before anything connects; throws `RangeError` / `TypeError`. */
 export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
-  const o = { ...options, mqttUrl: normalizeBrokerUrl(options.mqttUrl, 1883) };
+  const broker = parseBrokerUrl(options.mqttUrl, 1883);
+  if (broker.username !== undefined && options.username !== undefined) {
+    throw new RangeError("give MQTT credentials in the URL or as username/password, not both");
+  }
+  const o = {
+    ...options,
+    mqttUrl: broker.url,
+    username: broker.username ?? options.username,
+    password: broker.username !== undefined ? broker.password : options.password,
+  };
   const positive = (name: string, v: number | undefined) => {
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) {
       throw new RangeError(`${name} must be a number > 0, got ${v}`);

@@ -1,17 +1,16 @@
 /**
- * The `tail` WebSocket client: connects with a token, hands every server message to the
- * caller, reconnects with jittered exponential backoff when the connection drops, and
- * stops after `count` readings, on abort, or on a policy close (1008).
+ * The `tail` WebSocket client: connects with a token (in the `Authorization` header), hands
+ * every server message to the caller, reconnects with jittered exponential backoff when the
+ * connection drops or the server says "try again later" (1013), and stops after `count`
+ * readings, on abort, or on a policy close (1008).
  * @module
  */
-import {
-  CloseCode,
-  CloseReason,
-  type ServerMessage,
-  ServerMessageSchema,
-} from "../server/protocol.ts";
+import { escapeControl } from "../lib/sanitize.ts";
+import { CloseCode, CloseReason, type ServerMessage } from "../server/protocol.ts";
 import { backoffDelay } from "./backoff.ts";
-import { describeEnd, type Ended } from "./close_info.ts";
+import { CappedMap, MAX_SENSORS } from "./capped_map.ts";
+import { describeEnd, type EndDescription } from "./close_info.ts";
+import { abortableSleep, session, type SessionEnd, type Shared } from "./session.ts";
 import { displayUrl, streamUrl } from "./url.ts";
 
 /** Why a run failed: the server refused us (`auth`, close 1008) or could not be reached. */
@@ -21,7 +20,7 @@ export type TailErrorKind = "auth" | "unreachable";
 export class TailError extends Error {
   /** What went wrong. */
   readonly kind: TailErrorKind;
-  /** The server's close reason for `auth` (e.g. `token expired`). */
+  /** The server's close reason for `auth` (e.g. `token expired`), as sent: escape to print. */
   readonly closeReason: string | undefined;
   /** Creates a tail error; `message` says what failed and what to do. */
   constructor(kind: TailErrorKind, message: string, options?: { closeReason?: string }) {
@@ -37,9 +36,12 @@ export type ConnectionState = "connecting" | "connected" | "reconnecting" | "clo
 
 /** Options of {@link runTail}. */
 export interface TailOptions {
-  /** WebSocket endpoint without a token, e.g. `ws://localhost:8000/ws/sensors`. */
+  /** WebSocket endpoint, e.g. `ws://localhost:8000/ws/sensors`; a `?token=` in it is dropped. */
   url: string;
-  /** A token, or a function asked for one before every connection (e.g. to mint a fresh one). */
+  /**
+   * A token, or a function asked for one before every connection (e.g. to mint a fresh one);
+   * sent as `Authorization: Bearer <token>`.
+   */
   token: string | (() => string | Promise<string>);
   /** Only these sensors (sent as `?sensors=`); omitted = all the token may see. */
   sensors?: readonly string[] | undefined;
@@ -53,9 +55,15 @@ export interface TailOptions {
   reconnectMaxMs?: number | undefined;
   /** Aborting closes the connection and resolves with `aborted`. */
   signal?: AbortSignal | undefined;
+  /** Sensors whose last reading is remembered to drop replays. Default {@link MAX_SENSORS}. */
+  maxSensors?: number | undefined;
 }
 
-/** What the client reports to its caller. Exceptions thrown here end the run with them. */
+/**
+ * What the client reports to its caller. Exceptions thrown here end the run with them. Texts
+ * from the server (`raw`, message fields) are as sent: escape them before printing (details
+ * of `onState` already are).
+ */
 export interface TailEvents {
   /** A server message, parsed, and its raw text exactly as received. */
   onMessage(msg: ServerMessage, raw: string): void;
@@ -84,15 +92,18 @@ export interface TailResult {
 
 /** Least time the first connection's final attempt gets, ms. */
 const LAST_ATTEMPT_MS = 250;
-
-/** One connection's end, plus how many frames it carried (resets the backoff). */
-type SessionEnd = (Ended & { received: number }) | { kind: "error"; error: unknown };
+/**
+ * Backoff step a "try again later" (1013) starts from: 4x the first delay (0.5-1 s by
+ * default), and a 1013 never resets the backoff, as a normal reconnect after readings does.
+ */
+const TRY_LATER_ATTEMPT = 2;
 
 /**
  * Streams from the server until `count` readings, abort, or a fatal close. Rejects with
  * {@link TailError} on a policy close (`auth`), or (`unreachable`) when the first connection
- * is not up within `connectTimeoutMs` or the server answers HTTP 4xx. Readings the server
- * replays after a reconnect are passed on only once.
+ * is not up within `connectTimeoutMs` or the server answers HTTP 4xx (429 excepted). A
+ * "try again later" (1013) is retried with a longer backoff. Readings the server replays
+ * after a reconnect are passed on only once.
  */
 export async function runTail(
   options: TailOptions,
@@ -102,53 +113,53 @@ export async function runTail(
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const sleep = deps.sleep ?? abortableSleep;
-  const shown = displayUrl(options.url);
+  const shown = escapeControl(displayUrl(options.url));
+  const url = streamUrl(options.url, options.sensors);
   const deadline = now() + options.connectTimeoutMs;
-  const shared = { readings: 0, lastRaw: new Map<string, string>() };
+  const shared: Shared = {
+    readings: 0,
+    lastRaw: new CappedMap(options.maxSensors ?? MAX_SENSORS),
+  };
+  /** A handshake completed: the server is up, so the connect deadline no longer applies. */
   let everOpened = false;
+  /** A connection carried messages: later ones are reconnects. */
+  let everConnected = false;
   let attempt = 0;
   events.onState("connecting");
   while (true) {
     if (options.signal?.aborted) return finish("aborted");
     const token = typeof options.token === "function" ? await options.token() : options.token;
-    const url = streamUrl(options.url, token, options.sensors);
     // The last attempt before the deadline still gets a fair slice, so its error is the
     // server's answer ("connection refused") rather than our own timer.
     const timeoutMs = everOpened
       ? options.connectTimeoutMs
       : Math.max(Math.min(LAST_ATTEMPT_MS, options.connectTimeoutMs), deadline - now());
-    const end = await session(url, timeoutMs, options, events, shared);
+    const end = await session(url, { token, timeoutMs }, options, events, shared);
     if (end.kind === "error") throw end.error;
     if (end.kind === "done") return finish(end.reason);
     everOpened ||= end.opened;
+    everConnected ||= end.received > 0;
     const about = describeEnd(end);
-    if (end.opened && end.code === CloseCode.POLICY_VIOLATION) {
-      // A token we mint ourselves is renewed on reconnect; any other refusal is final.
-      const renewable = typeof options.token === "function" && end.received > 0;
-      if (!(renewable && end.reason === CloseReason.TOKEN_EXPIRED)) {
-        events.onState("closed", about.text);
-        throw new TailError("auth", authMessage(about.text), { closeReason: end.reason });
-      }
-    }
-    const hint = about.hint ? ` ${about.hint}` : "";
-    if (about.fatal || (!everOpened && now() >= deadline)) {
+    const final = finalError(end, about, {
+      shown,
+      renewable: typeof options.token === "function",
+      gaveUpAfterMs: !everOpened && now() >= deadline ? options.connectTimeoutMs : undefined,
+    });
+    if (final) {
       events.onState("closed", about.text);
-      const gaveUp = about.fatal ? "" : ` (gave up after ${options.connectTimeoutMs / 1_000}s)`;
-      throw new TailError(
-        "unreachable",
-        `Cannot connect to ${shown}: ${about.text}.${hint}${gaveUp}`,
-      );
+      throw final;
     }
-    if (end.received > 0) attempt = 0;
+    if (about.retryLater) attempt = Math.max(attempt, TRY_LATER_ATTEMPT);
+    else if (end.received > 0) attempt = 0;
     let wait = backoffDelay(attempt++, {
       minMs: options.reconnectMinMs,
       maxMs: options.reconnectMaxMs,
       random,
     });
     if (!everOpened) wait = Math.max(0, Math.min(wait, deadline - now()));
-    const what = end.opened ? `connection lost: ${about.text}` : about.text;
+    const what = end.received > 0 ? `connection lost: ${about.text}` : about.text;
     events.onState(
-      everOpened ? "reconnecting" : "connecting",
+      everConnected ? "reconnecting" : "connecting",
       `${what}; retrying in ${(wait / 1_000).toFixed(1)}s`,
     );
     await sleep(wait, options.signal);
@@ -160,87 +171,25 @@ export async function runTail(
   }
 }
 
-/** One connection, from opening to its close event; never rejects. */
-function session(
-  url: string,
-  timeoutMs: number,
-  options: TailOptions,
-  events: TailEvents,
-  shared: { readings: number; lastRaw: Map<string, string> },
-): Promise<SessionEnd> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url);
-    let outcome: SessionEnd | undefined;
-    let opened = false;
-    let received = 0;
-    let error: string | undefined;
-    const stop = (end: SessionEnd) => {
-      outcome ??= end;
-      ws.close(CloseCode.NORMAL);
-    };
-    const timer = setTimeout(() => {
-      error = `no answer within ${(timeoutMs / 1_000).toFixed(1)}s`;
-      ws.close();
-    }, timeoutMs);
-    const onAbort = () => stop({ kind: "done", reason: "aborted", received });
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    ws.onopen = () => {
-      clearTimeout(timer);
-      opened = true;
-      // "connected" waits for connection_status: the token is checked after the handshake.
-    };
-    ws.onerror = (e) => {
-      error ??= e instanceof ErrorEvent ? e.message : String(e);
-    };
-    ws.onmessage = (e) => {
-      if (outcome || typeof e.data !== "string") return;
-      received++;
-      const raw = e.data;
-      guard(() => deliver(raw));
-    };
-    ws.onclose = (e) => {
-      clearTimeout(timer);
-      options.signal?.removeEventListener("abort", onAbort);
-      resolve(
-        outcome ?? { kind: "closed", opened, received, code: e.code, reason: e.reason, error },
-      );
-    };
-    if (options.signal?.aborted) onAbort();
-
-    function guard(fn: () => void): void {
-      try {
-        fn();
-      } catch (error) {
-        stop({ kind: "error", error });
-      }
-    }
-
-    function deliver(raw: string): void {
-      let json: unknown;
-      try {
-        json = JSON.parse(raw);
-      } catch {
-        events.onUnknown?.(raw, "not JSON");
-        return;
-      }
-      const parsed = ServerMessageSchema.safeParse(json);
-      if (!parsed.success) {
-        events.onUnknown?.(raw, parsed.error.issues[0]?.message ?? "not a server message");
-        return;
-      }
-      const msg = parsed.data;
-      if (msg.type === "connection_status") events.onState("connected");
-      if (msg.type === "sensor_reading") {
-        if (shared.lastRaw.get(msg.data.sensor_id) === raw) return;
-        shared.lastRaw.set(msg.data.sensor_id, raw);
-        shared.readings++;
-      }
-      events.onMessage(msg, raw);
-      if (options.count !== undefined && shared.readings >= options.count) {
-        stop({ kind: "done", reason: "count", received });
-      }
-    }
-  });
+/** The error that ends the run after `end`, or `undefined` to retry. */
+function finalError(
+  end: Extract<SessionEnd, { kind: "closed" }>,
+  about: EndDescription,
+  context: { shown: string; renewable: boolean; gaveUpAfterMs: number | undefined },
+): TailError | undefined {
+  if (end.opened && end.code === CloseCode.POLICY_VIOLATION) {
+    // A token we mint ourselves is renewed on reconnect; any other refusal is final.
+    const renew = context.renewable && end.received > 0 &&
+      end.reason === CloseReason.TOKEN_EXPIRED;
+    if (!renew) return new TailError("auth", authMessage(about.text), { closeReason: end.reason });
+  }
+  if (!about.fatal && context.gaveUpAfterMs === undefined) return undefined;
+  const hint = about.hint ? ` ${about.hint}` : "";
+  const gaveUp = about.fatal ? "" : ` (gave up after ${context.gaveUpAfterMs! / 1_000}s)`;
+  return new TailError(
+    "unreachable",
+    `Cannot connect to ${context.shown}: ${about.text}.${hint}${gaveUp}`,
+  );
 }
 
 function authMessage(reason: string): string {
@@ -250,17 +199,4 @@ function authMessage(reason: string): string {
     ? " (get a fresh one with `sensorstream token --sub me`)"
     : "";
   return `Server closed the connection: ${reason}${hint}`;
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -1,9 +1,11 @@
 /**
- * Where `tail` puts what the client reports: NDJSON (the server's messages exactly, one per
- * line), one human line per reading, or the live table. Status goes to stderr so stdout stays
- * clean for pipes.
+ * Where `tail` puts what the client reports: NDJSON (the server's messages, one per line),
+ * one human line per reading, or the live table. Status goes to stderr so stdout stays clean
+ * for pipes. Nothing the server sent reaches the terminal with a control character in it: a
+ * hostile or broken server could otherwise clear the screen or reorder what is shown.
  * @module
  */
+import { escapeControl, escapeControlInJson } from "../lib/sanitize.ts";
 import type { ConnectionState, TailEvents } from "./client.ts";
 import { formatLine } from "./format.ts";
 import { LiveScreen } from "./screen.ts";
@@ -25,6 +27,8 @@ export interface OutputOptions {
   color: boolean;
   /** Terminal width now, for the table; read at every redraw so resizes are followed. */
   columns?: () => number | undefined;
+  /** Terminal height now, for the table; read at every redraw like `columns`. */
+  rows?: () => number | undefined;
   /** Clock in ms (reading ages). Default `Date.now`. */
   now?: () => number;
 }
@@ -37,7 +41,8 @@ export interface Output extends TailEvents {
 
 /** Creates the output for `options.format`. */
 export function createOutput(options: OutputOptions): Output {
-  return options.format === "table" ? tableOutput(options) : streamOutput(options);
+  const safe = { ...options, url: escapeControl(options.url) };
+  return options.format === "table" ? tableOutput(safe) : streamOutput(safe);
 }
 
 /** Tracks state changes and words the ones worth a line on stderr. */
@@ -52,7 +57,7 @@ function stateNotes(url: string, announceConnect: boolean) {
     }
     if (state === "reconnecting") lost = true;
     if ((state === "connecting" || state === "reconnecting") && detail) {
-      return `tail: ${detail}\n`;
+      return `tail: ${escapeControl(detail)}\n`;
     }
     return undefined;
   };
@@ -63,12 +68,11 @@ function streamOutput(options: OutputOptions): Output {
   const json = options.format === "json";
   return {
     onMessage(msg, raw) {
-      if (json) options.stdout(oneLine(raw) + "\n");
-      else if (msg.type === "sensor_reading") options.stdout(formatLine(msg) + "\n");
-      else if (msg.type === "bridge_status") options.stderr(`tail: broker ${msg.data.mqtt}\n`);
-      else if (msg.type === "error") {
-        options.stderr(`tail: server error ${msg.data.code}: ${msg.data.message}\n`);
-      }
+      if (json) options.stdout(escapeControlInJson(raw) + "\n");
+      else if (msg.type === "sensor_reading") options.stdout(escapeControl(formatLine(msg)) + "\n");
+      else if (msg.type === "bridge_status") {
+        options.stderr(`tail: broker ${escapeControl(msg.data.mqtt)}\n`);
+      } else if (msg.type === "error") options.stderr(errorLine(msg.data));
     },
     onState(state, detail) {
       const text = note(state, detail);
@@ -76,7 +80,7 @@ function streamOutput(options: OutputOptions): Output {
     },
     onUnknown(raw, problem) {
       // Forward what a newer server sends, so pipelines see it; a human view skips it.
-      if (json && problem !== "not JSON") options.stdout(oneLine(raw) + "\n");
+      if (json && problem !== "not JSON") options.stdout(escapeControlInJson(raw) + "\n");
     },
     close() {},
   };
@@ -87,16 +91,19 @@ function tableOutput(options: OutputOptions): Output {
   const model = new TableModel(options.url);
   const screen = new LiveScreen(
     options.stdout,
-    () => model.render(now(), { color: options.color, columns: options.columns?.() }),
+    () =>
+      model.render(now(), {
+        color: options.color,
+        columns: options.columns?.(),
+        rows: options.rows?.(),
+      }),
   );
   const note = stateNotes(options.url, false);
   screen.start();
   return {
     onMessage(msg) {
       if (msg.type === "error") {
-        screen.log(() =>
-          options.stderr(`tail: server error ${msg.data.code}: ${msg.data.message}\n`)
-        );
+        screen.log(() => options.stderr(errorLine(msg.data)));
         return;
       }
       model.apply(msg, now());
@@ -114,7 +121,6 @@ function tableOutput(options: OutputOptions): Output {
   };
 }
 
-/** NDJSON needs one line per message; re-serialize only if the server sent newlines. */
-function oneLine(raw: string): string {
-  return raw.includes("\n") ? JSON.stringify(JSON.parse(raw)) : raw;
+function errorLine(error: { code: string; message: string }): string {
+  return `tail: server error ${escapeControl(error.code)}: ${escapeControl(error.message)}\n`;
 }

@@ -1,7 +1,9 @@
 /**
  * The stream URL of the tail client: what users may type, what is opened, what is shown.
- * The token travels in the query (browsers cannot set headers on a WebSocket), so every URL
- * that reaches a message goes through {@link displayUrl} first.
+ * tail sends its token in the `Authorization` header, never in the URL, where proxies and
+ * servers would write it to their access logs; a `?token=` typed into `--url` is taken out
+ * (see {@link tokenInUrl}), and every URL that reaches a message goes through
+ * {@link displayUrl}.
  * @module
  */
 import { WS_PATH } from "../server/protocol.ts";
@@ -35,13 +37,17 @@ export function normalizeStreamUrl(text: string): URL {
   return url;
 }
 
-/** The URL to open: `base` with the `token` and, when given, the `sensors` query. */
-export function streamUrl(base: string | URL, token: string, sensors?: readonly string[]): string {
-  const url = new URL(base);
-  url.searchParams.set("token", token);
+/** The URL to open: `base` without any token, with the `sensors` query when given. */
+export function streamUrl(base: string | URL, sensors?: readonly string[]): string {
+  const url = new URL(displayUrl(base));
   if (sensors && sensors.length > 0) url.searchParams.set("sensors", sensors.join(","));
   else url.searchParams.delete("sensors");
-  return url.href;
+  return url.href.replace(/\?$/, "");
+}
+
+/** The `?token=` of a URL a user typed (e.g. copied from `serve`'s banner), if any. */
+export function tokenInUrl(url: string | URL): string | undefined {
+  return new URL(url).searchParams.get("token") || undefined;
 }
 
 /** `url` without its token, safe for messages and terminals. */

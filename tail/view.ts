@@ -3,7 +3,9 @@
  * time. No I/O, no timers (tail/screen.ts draws it in place).
  * @module
  */
+import { escapeControl } from "../lib/sanitize.ts";
 import type { SensorReadingMessage, ServerMessage } from "../server/protocol.ts";
+import { CappedMap, MAX_SENSORS } from "./capped_map.ts";
 import type { ConnectionState } from "./client.ts";
 import { formatAge, formatLux, oneDecimal, sparkline } from "./format.ts";
 
@@ -15,6 +17,11 @@ export interface RenderOptions {
   color: boolean;
   /** Terminal width; lines are cut to fit so in-place redraws never wrap. */
   columns?: number | undefined;
+  /**
+   * Terminal height: the table has at most this many lines (an in-place redraw cannot move
+   * the cursor above the screen); sensors that do not fit are summed up as `+N more`.
+   */
+  rows?: number | undefined;
 }
 
 interface Row {
@@ -51,21 +58,35 @@ const COLUMNS: [title: string, width: number][] = [
   ["AGE", 7],
 ];
 
+/** Lines above the sensor rows: header, blank, column titles. */
+const HEAD_LINES = 3;
+const collator = new Intl.Collator("en", { numeric: true });
+
 /** The live table: latest reading and recent moisture per sensor, plus connection state. */
 export class TableModel {
   /** Moisture values kept per sensor for the sparkline. */
   readonly historySize: number;
-  #rows = new Map<string, Row>();
+  /** The least recently updated sensors beyond {@link MAX_SENSORS} are forgotten. */
+  #rows: CappedMap<string, Row>;
   #state: ConnectionState = "connecting";
   #broker: string | undefined;
   #clients: number | undefined;
   #readings = 0;
   #url: string;
 
-  /** `url` is shown in the header; it must not carry the token. */
-  constructor(url: string, options: { historySize?: number } = {}) {
-    this.#url = url;
+  /**
+   * `url` is shown in the header; it must not carry the token. `maxSensors` (default
+   * {@link MAX_SENSORS}) bounds the rows kept.
+   */
+  constructor(url: string, options: { historySize?: number; maxSensors?: number } = {}) {
+    this.#url = escapeControl(url);
     this.historySize = options.historySize ?? 20;
+    this.#rows = new CappedMap(options.maxSensors ?? MAX_SENSORS);
+  }
+
+  /** Sensors kept, at most `maxSensors`. */
+  get sensorCount(): number {
+    return this.#rows.size;
   }
 
   /** Sets the connection state shown in the header. */
@@ -86,7 +107,7 @@ export class TableModel {
         this.#clients = message.data.active_clients;
         break;
       case "bridge_status":
-        this.#broker = message.data.mqtt;
+        this.#broker = escapeControl(message.data.mqtt);
         break;
       case "sensor_reading": {
         const id = message.data.sensor_id;
@@ -103,7 +124,10 @@ export class TableModel {
     }
   }
 
-  /** The table at time `now` (ms): lines joined with `\n`, no trailing newline. */
+  /**
+   * The table at time `now` (ms): lines joined with `\n`, no trailing newline, at most
+   * `options.rows` of them.
+   */
   render(now: number, options: RenderOptions): string {
     const paint = ([text, style]: Cell) =>
       options.color && style ? `\x1b[${style}m${text}\x1b[0m` : text;
@@ -127,13 +151,21 @@ export class TableModel {
       // The URL goes last: on a narrow terminal it is what gets cut.
       [`  clients at connect: ${this.#clients ?? "?"}  readings: ${this.#readings}  ${this.#url}`],
     ];
-    const ids = [...this.#rows.keys()].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
-    const idWidth = Math.max(8, ...ids.map((id) => id.length + 2));
+    const limit = Math.max(1, options.rows ?? Infinity);
+    const ids = [...this.#rows.keys()].sort(collator.compare);
+    const evicted = this.#rows.evicted;
+    const fits = HEAD_LINES + Math.max(1, ids.length) + (evicted > 0 ? 1 : 0) <= limit;
+    const shown = fits ? ids : ids.slice(0, Math.max(0, limit - HEAD_LINES - 1));
+    const idWidth = Math.max(8, ...shown.map((id) => escapeControl(id).length + 2));
     const titles = "SENSOR".padEnd(idWidth) + COLUMNS.map(([t, w]) => t.padStart(w)).join("");
     const lines = [fit(header), "", fit([[`${titles}  MOISTURE TREND`, STYLE.dim]])];
     if (ids.length === 0) lines.push(fit([["waiting for readings…", STYLE.dim]]));
-    for (const id of ids) lines.push(fit(this.#rowCells(this.#rows.get(id)!, now, idWidth)));
-    return lines.join("\n");
+    for (const id of shown) lines.push(fit(this.#rowCells(this.#rows.get(id)!, now, idWidth)));
+    if (shown.length < ids.length || evicted > 0) {
+      lines.push(fit([[moreLine(ids.length - shown.length, evicted, this.#rows.max), STYLE.dim]]));
+    }
+    // Only a terminal of fewer than five rows cuts into the header.
+    return lines.slice(0, limit).join("\n");
   }
 
   #rowCells(row: Row, now: number, idWidth: number): Cell[] {
@@ -146,7 +178,7 @@ export class TableModel {
     const mid = (lo + hi) / 2;
     const span = Math.max(hi - lo, 2) / 2;
     return [
-      [d.sensor_id.padEnd(idWidth), STYLE.bold],
+      [escapeControl(d.sensor_id).padEnd(idWidth), STYLE.bold],
       [`${oneDecimal(d.moisture)} %`.padStart(w[0]!)],
       [`${oneDecimal(d.temperature)} °C`.padStart(w[1]!)],
       [`${oneDecimal(d.humidity)} %`.padStart(w[2]!)],
@@ -156,4 +188,13 @@ export class TableModel {
       [sparkline(row.moisture, mid - span, mid + span), STYLE.green],
     ];
   }
+}
+
+/** `+12 more`, and how many sensors were forgotten to stay within `max`. */
+function moreLine(hidden: number, evicted: number, max: number): string {
+  const parts = hidden > 0 ? [`+${hidden} more`] : [];
+  if (evicted > 0) {
+    parts.push(`${evicted} least recently updated forgotten (tail keeps ${max} sensors)`);
+  }
+  return parts.join("; ");
 }

@@ -18,10 +18,10 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 /** Runs `main.ts args` to completion (bounded) and returns exit code and output. */
 export async function runMain(
   args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+  options: { env?: Record<string, string>; timeoutMs?: number; permissions?: string[] } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, MAIN, ...args],
+    args: ["run", ...PERMS, ...options.permissions ?? [], MAIN, ...args],
     env: cleanEnv(options.env),
     clearEnv: true,
     stdin: "null",
@@ -45,9 +45,10 @@ export class MainProcess implements AsyncDisposable {
   stderr = "";
   readonly #done: Promise<void>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  /** Runs `main.ts args`; `permissions` are Deno flags beyond the tasks' net and env. */
+  constructor(args: string[], env: Record<string, string> = {}, permissions: string[] = []) {
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMS, MAIN, ...args],
+      args: ["run", ...PERMS, ...permissions, MAIN, ...args],
       env: cleanEnv(env),
       clearEnv: true,
       stdin: "null",

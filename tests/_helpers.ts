@@ -169,8 +169,11 @@ export class WsProbe implements AsyncDisposable {
   #waiters = new Set<() => void>();
   #cursor = new Map<string, number>();
 
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
+  /** Connects to `url`; `headers` go on the upgrade request (Deno's WebSocket extension). */
+  constructor(url: string, options: { headers?: Record<string, string> } = {}) {
+    this.ws = options.headers
+      ? new WebSocket(url, { headers: options.headers })
+      : new WebSocket(url);
     this.opened = new Promise((resolve, reject) => {
       this.ws.addEventListener("open", () => resolve(), { once: true });
       this.ws.addEventListener("error", () => reject(new Error(`cannot open ${url}`)), {
@@ -275,4 +278,109 @@ export async function rawWebSocketPeer(port: number, token: string): Promise<Den
     throw new Error(`handshake failed: ${status}`);
   }
   return conn;
+}
+
+/** One log call seen by {@link recordingLogger}. */
+export interface LoggedLine {
+  level: "debug" | "info" | "warn" | "error";
+  event: string;
+  fields: Record<string, unknown>;
+}
+
+/** A logger that keeps every call, for asserting on what was (and was not) logged. */
+export function recordingLogger(): {
+  logger: import("../server/log.ts").Logger;
+  lines: LoggedLine[];
+} {
+  const lines: LoggedLine[] = [];
+  const at =
+    (level: LoggedLine["level"]) => (event: string, fields: Record<string, unknown> = {}) =>
+      void lines.push({ level, event, fields });
+  return {
+    logger: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") },
+    lines,
+  };
+}
+
+/**
+ * Raw MQTT 3.1.1 packets, for what MQTT.js will not send: pipelined after a refused CONNECT,
+ * oversized, or cut off mid-packet.
+ */
+export const rawMqtt = {
+  /** A whole packet: `header` byte, remaining length, `body`. */
+  packet(header: number, body: Uint8Array): Uint8Array {
+    const length: number[] = [];
+    let n = body.length;
+    do {
+      length.push((n % 128) | (n >= 128 ? 0x80 : 0));
+      n = Math.floor(n / 128);
+    } while (n > 0);
+    return concatBytes(Uint8Array.of(header, ...length), body);
+  },
+  /** CONNECT, clean session, keepalive 0 (the broker never times the client out). */
+  connect(clientId: string, login: { username?: string; password?: string } = {}): Uint8Array {
+    const flags = 0x02 | (login.username !== undefined ? 0x80 : 0) |
+      (login.password !== undefined ? 0x40 : 0);
+    const parts = [mqttString("MQTT"), Uint8Array.of(4, flags, 0, 0), mqttString(clientId)];
+    if (login.username !== undefined) parts.push(mqttString(login.username));
+    if (login.password !== undefined) parts.push(mqttString(login.password));
+    return rawMqtt.packet(0x10, concatBytes(...parts));
+  },
+  /** PUBLISH at QoS 0. */
+  publish(topic: string, payload: string | Uint8Array, options: { retain?: boolean } = {}) {
+    const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
+    return rawMqtt.packet(0x30 | (options.retain ? 1 : 0), concatBytes(mqttString(topic), bytes));
+  },
+  /** SUBSCRIBE to one filter at QoS 0. */
+  subscribe(filter: string, messageId = 1): Uint8Array {
+    const body = concatBytes(Uint8Array.of(messageId >> 8, messageId & 0xff), mqttString(filter));
+    return rawMqtt.packet(0x82, concatBytes(body, Uint8Array.of(0)));
+  },
+};
+
+function mqttString(text: string): Uint8Array {
+  const bytes = new TextEncoder().encode(text);
+  return concatBytes(Uint8Array.of(bytes.length >> 8, bytes.length & 0xff), bytes);
+}
+
+/** The bytes of `parts`, one after the other. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Everything `conn` receives until the peer closes it (EOF or reset). Fails if it is still open
+ * after `ms`; the connection is closed either way.
+ */
+export async function readUntilClosed(conn: Deno.Conn, ms = 3_000): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const drain = (async () => {
+    const buf = new Uint8Array(16 * 1024);
+    while (true) {
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch (error) {
+        if (error instanceof Deno.errors.ConnectionReset) break;
+        throw error;
+      }
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+  })();
+  try {
+    await within(ms, drain, "the peer closing the connection");
+  } finally {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+    await drain.catch(() => {});
+  }
+  return concatBytes(...chunks);
 }

@@ -1,10 +1,13 @@
 /** Starting a real server for in-process integration tests. */
 import type { ServerOptions } from "../server/config.ts";
-import { type ServerHandle, startServer } from "../server/server.ts";
+import { type ServerDeps, type ServerHandle, startServer } from "../server/server.ts";
 import { mintTestToken, TEST_SECRET, WsProbe } from "./_helpers.ts";
 
 /** A server on 127.0.0.1 port 0 with its embedded broker on a free port (unless a URL is given). */
-export async function startTestServer(options: ServerOptions = {}): Promise<ServerHandle> {
+export async function startTestServer(
+  options: ServerOptions = {},
+  deps: ServerDeps = {},
+): Promise<ServerHandle> {
   return await startServer({
     port: 0,
     hostname: "127.0.0.1",
@@ -12,7 +15,7 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Serv
     mqtt: { embeddedPort: 0, reconnectMinMs: 100, reconnectMaxMs: 500, ...options.mqtt },
     auth: { secret: TEST_SECRET, ...options.auth },
     limits: { rateLimitMs: 0, ...options.limits },
-  });
+  }, deps);
 }
 
 /** Opens a WebSocket client with a fresh valid token (or the given query string). */

@@ -34,8 +34,10 @@ export type Script = (socket: WebSocket, n: number, url: URL) => void;
 
 /** A WebSocket server on 127.0.0.1 port 0 that runs `script` for each connection. */
 export class ScriptedServer implements AsyncDisposable {
-  /** Request URLs, one per connection (token and sensors queries included). */
+  /** Request URLs, one per connection (the sensors query included). */
   readonly requests: URL[] = [];
+  /** Request headers, one per connection. */
+  readonly headers: Headers[] = [];
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #closed: Promise<void>[] = [];
   readonly #sockets = new Set<WebSocket>();
@@ -48,6 +50,8 @@ export class ScriptedServer implements AsyncDisposable {
         if (options.status !== undefined) return new Response("no", { status: options.status });
         const url = new URL(req.url);
         this.requests.push(url);
+        // A copy: the request's own headers are gone once it is answered.
+        this.headers.push(new Headers(req.headers));
         const n = this.requests.length;
         const { socket, response } = Deno.upgradeWebSocket(req);
         this.#sockets.add(socket);
@@ -68,6 +72,11 @@ export class ScriptedServer implements AsyncDisposable {
   /** The stream URL. */
   get url(): string {
     return `ws://127.0.0.1:${this.#server.addr.port}${WS_PATH}`;
+  }
+
+  /** The bearer token of every connection, in order (`undefined` where none was sent). */
+  get bearers(): (string | undefined)[] {
+    return this.headers.map((h) => /^Bearer (.+)$/.exec(h.get("authorization") ?? "")?.[1]);
   }
 
   /** Closes the sockets still open, waits for them, and stops the server. */

@@ -17,6 +17,7 @@ function secretAuth(overrides: Partial<AuthConfig> = {}): AuthConfig {
     issuer: undefined,
     audience: undefined,
     clockToleranceSec: 30,
+    allowNoExp: false,
     ...overrides,
   };
 }
@@ -77,8 +78,16 @@ Deno.test("a valid HS256 token yields its subject, sensors and expiry", async (t
     assert.equal(claims.sensors, null);
   });
 
-  await t.step("without exp: no expiry", async () => {
-    const claims = await verifier.verify(await signed({ exp: undefined }));
+  await t.step("without exp: refused by default, saying so in the log message", async () => {
+    const error = await refusal(verifier, await signed({ exp: undefined }));
+    assert.equal(error.code, "invalid token");
+    assert.equal(error.closeCode, 1008);
+    assert.match(error.message, /no exp/);
+  });
+
+  await t.step("without exp, when allowed: no expiry", async () => {
+    const lenient = createVerifier(secretAuth({ allowNoExp: true }), { now: () => T0 });
+    const claims = await lenient.verify(await signed({ exp: undefined }));
     assert.equal(claims.expiresAt, undefined);
   });
 });
@@ -252,12 +261,16 @@ Deno.test("JWKS mode verifies tokens signed by the identity provider's keys", as
   await t.step("an HS256 token is refused in JWKS mode", async () => {
     await assertRefused(verifier, await signed({ sub: "mallory" }), "invalid token");
   });
-  await t.step("an unreachable JWKS endpoint refuses the token as invalid", async () => {
-    const offline = createVerifier(
-      secretAuth({ secret: undefined, jwksUrl: `http://127.0.0.1:${freePort()}/jwks.json` }),
-    );
-    const error = await refusal(offline, await es256({}));
-    assert.equal(error.code, "invalid token");
-    assert.match(error.message, /JWKS/);
-  });
+  await t.step(
+    "an unreachable JWKS endpoint is 'auth unavailable' (1013), not a bad token",
+    async () => {
+      const offline = createVerifier(
+        secretAuth({ secret: undefined, jwksUrl: `http://127.0.0.1:${freePort()}/jwks.json` }),
+      );
+      const error = await refusal(offline, await es256({}));
+      assert.equal(error.code, "auth unavailable");
+      assert.equal(error.closeCode, 1013);
+      assert.match(error.message, /JWKS/);
+    },
+  );
 });

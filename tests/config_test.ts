@@ -4,8 +4,8 @@ import type { CliIo } from "../cli/io.ts";
 import { serveCommand } from "../cli/serve_command.ts";
 import {
   DEFAULT_CONFIG,
-  normalizeBrokerUrl,
   OPTION_NAMES,
+  parseBrokerUrl,
   type ServerConfig,
   type ServerOptions,
   validateConfig,
@@ -13,7 +13,7 @@ import {
 } from "../server/config.ts";
 import { UsageError } from "../server/errors.ts";
 
-Deno.test("normalizeBrokerUrl accepts the broker addresses users write", async (t) => {
+Deno.test("parseBrokerUrl accepts the broker addresses users write", async (t) => {
   const cases: Array<[string, number, string]> = [
     ["mqtt://broker.local:1883", 1883, "mqtt://broker.local:1883"],
     ["mqtts://broker.local:8883", 1883, "mqtts://broker.local:8883"],
@@ -24,7 +24,6 @@ Deno.test("normalizeBrokerUrl accepts the broker addresses users write", async (
     ["tcp://broker.local:1883", 1883, "mqtt://broker.local:1883"],
     ["ssl://broker.local:8883", 1883, "mqtts://broker.local:8883"],
     ["tls://broker.local:8883", 1883, "mqtts://broker.local:8883"],
-    ["mqtt://user:pw@broker.local:1883", 1883, "mqtt://user:pw@broker.local:1883"],
     // The old service's MQTT_BROKER_URL + MQTT_BROKER_PORT.
     ["localhost", 1883, "mqtt://localhost:1883"],
     ["  localhost  ", 1884, "mqtt://localhost:1884"],
@@ -36,12 +35,34 @@ Deno.test("normalizeBrokerUrl accepts the broker addresses users write", async (
   ];
   for (const [value, port, expected] of cases) {
     await t.step(`'${value}' (port ${port}) -> ${expected}`, () => {
-      assert.equal(normalizeBrokerUrl(value, port), expected);
+      assert.deepEqual(parseBrokerUrl(value, port), {
+        url: expected,
+        username: undefined,
+        password: undefined,
+      });
     });
   }
 });
 
-Deno.test("normalizeBrokerUrl refuses what MQTT.js cannot connect to, naming the value", async (t) => {
+Deno.test("parseBrokerUrl takes credentials out of the URL, whatever the password holds", async (t) => {
+  const cases: Array<[string, string, string, string | undefined]> = [
+    ["mqtt://user:pw@broker.local:1883", "mqtt://broker.local:1883", "user", "pw"],
+    ["mqtt://u:p@ss@host", "mqtt://host", "u", "p@ss"],
+    ["mqtts://u:pa/ss@host:8883", "mqtts://host:8883", "u", "pa/ss"],
+    ["mqtt://u:a:b:c@host", "mqtt://host", "u", "a:b:c"],
+    ["mqtt://u:p%40ss%2F@host", "mqtt://host", "u", "p@ss/"],
+    ["mqtt://u:100%@host", "mqtt://host", "u", "100%"],
+    ["ws://u:p@host:8080/mqtt", "ws://host:8080/mqtt", "u", "p"],
+    ["mqtt://token-only@host", "mqtt://host", "token-only", undefined],
+  ];
+  for (const [value, url, username, password] of cases) {
+    await t.step(`'${value}'`, () => {
+      assert.deepEqual(parseBrokerUrl(value, 1883), { url, username, password });
+    });
+  }
+});
+
+Deno.test("parseBrokerUrl refuses what MQTT.js cannot connect to, naming the value", async (t) => {
   const cases: Array<[string, number, RegExp]> = [
     ["http://broker.local", 1883, /'http:\/\/broker\.local' has scheme 'http:\/\/'/],
     ["mqtt://", 1883, /has no host/],
@@ -54,7 +75,7 @@ Deno.test("normalizeBrokerUrl refuses what MQTT.js cannot connect to, naming the
   ];
   for (const [value, port, pattern] of cases) {
     await t.step(`'${value}' (port ${port})`, () => {
-      assert.throws(() => normalizeBrokerUrl(value, port), (e: unknown) => {
+      assert.throws(() => parseBrokerUrl(value, port), (e: unknown) => {
         assert.ok(e instanceof UsageError);
         assert.match(e.message, /--mqtt-url \/ MQTT_BROKER_URL/);
         assert.match(e.message, pattern);
@@ -63,14 +84,29 @@ Deno.test("normalizeBrokerUrl refuses what MQTT.js cannot connect to, naming the
       });
     });
   }
-  await t.step("a password in a bad URL is masked", () => {
-    assert.throws(() => normalizeBrokerUrl("http://user:hunter2@broker", 1883), (e: unknown) => {
-      assert.ok(e instanceof UsageError);
-      assert.ok(!e.message.includes("hunter2"), e.message);
-      assert.match(e.message, /user:\*\*\*@broker/);
-      return true;
+  for (
+    const [value, secret] of [
+      ["http://user:hunter2@broker", "hunter2"],
+      ["mqtts://u:pa/ss@", "pa/ss"],
+      ["mqtt://u:p@ss@broker:99999", "p@ss"],
+      ["mqtt://u:p%FFzz@host", "p%FFzz"],
+      ["u:hunter2@broker", "hunter2"],
+      ["mqtt://u:s3cr:et@[bad", "s3cr:et"],
+    ]
+  ) {
+    await t.step(`the password in a bad URL is masked whole: '${value}'`, () => {
+      assert.throws(() => parseBrokerUrl(value!, 1883), (e: unknown) => {
+        assert.ok(e instanceof UsageError);
+        for (let i = 0; i + 3 <= secret!.length; i++) {
+          const part = secret!.slice(i, i + 3);
+          assert.ok(!e.message.includes(`:${part}`) && !e.message.includes(part + "@"), e.message);
+        }
+        assert.ok(!e.message.includes(secret!), e.message);
+        assert.match(e.message, /u(ser)?:\*\*\*@/);
+        return true;
+      });
     });
-  });
+  }
 });
 
 Deno.test("validateConfig accepts the defaults and returns a normalized copy", async (t) => {

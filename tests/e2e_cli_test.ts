@@ -128,11 +128,14 @@ Deno.test("demo: the printed tail command streams simulated readings", async () 
     "demo",
     ...["--port", "0", "--hostname", "127.0.0.1", "--mqtt-port", "0", "--sim-interval", "100ms"],
   ]);
-  const [, url, token] = await demo.waitForOutput(
-    /deno task tail --url (\S+) --token (\S+)/,
+  // Run exactly as printed: the token in the environment, where `ps` cannot see it.
+  const [, token, url] = await demo.waitForOutput(
+    /SENSORSTREAM_TOKEN=(\S+) deno task tail --url (\S+)/,
   );
   assert.match(demo.stdout, /development/);
-  const out = await runMain(["tail", "--url", url!, "--token", token!, "--json", "--count", "3"]);
+  const out = await runMain(["tail", "--url", url!, "--json", "--count", "3"], {
+    env: { SENSORSTREAM_TOKEN: token! },
+  });
   assert.equal(out.code, 0, out.stderr);
   const readings = out.stdout.trim().split("\n").map((l) =>
     ServerMessageSchema.parse(JSON.parse(l))

@@ -13,6 +13,7 @@ import { FakeClock } from "./_fake_clock.ts";
 class FakeTransport implements Transport {
   sent: string[] = [];
   bufferedAmount = 0;
+  readyState = 1;
   failNext = false;
   closeThrows = false;
   closed: { code: number; reason: string } | undefined;
@@ -113,6 +114,42 @@ Deno.test({ name: "hub", ...sanitize }, async (t) => {
     assert.equal(client.excluded.size, 0);
     assert.equal(hub.canSee(client, "V2"), true);
   });
+
+  await t.step(
+    "the README's rule: subscribe from 'all except' re-includes and never narrows; from 'all' it narrows",
+    () => {
+      const { hub, connect } = setup();
+      const { id, client } = connect();
+      hub.unsubscribe(id, ["V2", "V3"]);
+      // From "all except V2, V3": subscribing V2 and V9 takes V2 off the list, stays on "all".
+      assert.equal(hub.subscribe(id, ["V2", "V9"]), null);
+      assert.deepEqual(client.excluded, new Set(["V3"]));
+      assert.equal(hub.canSee(client, "V1"), true);
+      // Once nothing is excluded it is plain "all" again, where subscribe narrows.
+      assert.equal(hub.subscribe(id, ["V3"]), null);
+      assert.deepEqual(hub.subscribe(id, ["V1"]), new Set(["V1"]));
+      assert.equal(hub.canSee(client, "V2"), false);
+      // From a list, subscribe adds.
+      assert.deepEqual(hub.subscribe(id, ["V4"]), new Set(["V1", "V4"]));
+    },
+  );
+
+  await t.step(
+    "a send that throws on a closing socket is a quiet disconnect, not a failure",
+    () => {
+      const closed: string[] = [];
+      const { hub, connect } = setup({ onClosed: (reason) => closed.push(reason) });
+      const gone = connect();
+      const other = connect();
+      gone.transport.failNext = true;
+      gone.transport.readyState = 2; // CLOSING: the peer is leaving
+      assert.equal(hub.publishReading("V1", "r1"), 1);
+      assert.equal(hub.get(gone.id), undefined);
+      assert.equal(gone.transport.closed, undefined, "not closed again with 1011");
+      assert.deepEqual(closed, [], "not counted as send failed");
+      assert.deepEqual(other.transport.sent, ["r1"]);
+    },
+  );
 
   await t.step("unsubscribe from 'all' with a sensors claim leaves the rest of the claim", () => {
     const { hub, connect } = setup();

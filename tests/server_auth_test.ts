@@ -1,7 +1,8 @@
 /** The WebSocket handshake: who gets in, who is closed with 1008 and why. */
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
-import { mintTestToken, publish, TEST_SECRET, within } from "./_helpers.ts";
+import { mintTestToken, publish, recordingLogger, TEST_SECRET, within } from "./_helpers.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { connectClient, payload, startTestServer } from "./_server.ts";
 
 function unsignedToken(): string {
@@ -110,4 +111,25 @@ Deno.test("a plain GET on the WebSocket path gets 426 with a hint", async () => 
   const res = await fetch(`http://127.0.0.1:${server.addr.port}/ws/sensors`);
   assert.equal(res.status, 426);
   assert.match(await res.text(), /WebSocket/);
+});
+
+Deno.test("refused-client log lines are rate-limited, with a count of what was left out", async () => {
+  const { logger, lines } = recordingLogger();
+  const clock = new FakeClock(Date.now());
+  await using server = await startTestServer({}, { logger, clock });
+  const refuse = async (n: number) => {
+    const probes = await Promise.all(
+      Array.from({ length: n }, () => connectClient(server, { token: "not.a.jwt" })),
+    );
+    for (const p of probes) assert.equal((await within(3_000, p.closed)).code, 1008);
+  };
+  await refuse(30);
+  const logged = () => lines.filter((l) => l.event === "client rejected");
+  assert.equal(server.metrics.rejections.get("invalid token"), 30, "every refusal is counted");
+  assert.equal(logged().length, 5, "at most 5 lines a second");
+  clock.advance(1_000);
+  await refuse(1);
+  assert.equal(logged().length, 6);
+  assert.equal(logged()[5]!.fields.suppressed, 25);
+  assert.ok(!JSON.stringify(lines).includes("not.a.jwt"), "tokens are never logged");
 });

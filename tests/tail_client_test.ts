@@ -47,19 +47,21 @@ Deno.test("tail client", async (t) => {
     assert.deepEqual(rec.states, ["connecting", "connected", "closed: 3 readings"]);
   });
 
-  await t.step("sends the token and the sensor list in the query", async () => {
+  await t.step("sends the token as a bearer header, never in the URL", async () => {
     await using server = new ScriptedServer((ws) => sendAll(ws, [reading("V1", 1)]));
     await within(
       5_000,
       runTail({
-        url: server.url,
+        // A token left in the URL (copied from serve's banner) must not go out either.
+        url: `${server.url}?token=old.url.token`,
         token: "abc.def.ghi",
         sensors: ["V1", "V3"],
         count: 1,
         connectTimeoutMs: 2_000,
       }, recorder().events),
     );
-    assert.equal(server.requests[0]?.searchParams.get("token"), "abc.def.ghi");
+    assert.equal(server.headers[0]?.get("authorization"), "Bearer abc.def.ghi");
+    assert.equal(server.requests[0]?.searchParams.has("token"), false);
     assert.equal(server.requests[0]?.searchParams.get("sensors"), "V1,V3");
   });
 
@@ -140,10 +142,7 @@ Deno.test("tail client", async (t) => {
         ...fast,
       }, recorder().events),
     );
-    assert.deepEqual(server.requests.map((u) => u.searchParams.get("token")), [
-      "token-1",
-      "token-2",
-    ]);
+    assert.deepEqual(server.bearers, ["token-1", "token-2"]);
   });
 
   await t.step("an unreachable server fails after the connect timeout, saying so", async () => {
@@ -245,5 +244,75 @@ Deno.test("tail client", async (t) => {
       within(5_000, runTail({ url: server.url, token: "t", connectTimeoutMs: 2_000 }, events)),
       (e) => e === boom,
     );
+  });
+
+  await t.step("a 1013 (try again later) is retried with backoff and said in words", async () => {
+    await using server = new ScriptedServer((ws, n) => {
+      if (n === 1) ws.close(1013, "auth unavailable");
+      else sendAll(ws, [...greeting(), reading("V1", 1)]);
+    });
+    const rec = recorder();
+    const result = await within(
+      5_000,
+      runTail(
+        { url: server.url, token: "t", count: 1, connectTimeoutMs: 2_000, ...fast },
+        rec.events,
+      ),
+    );
+    assert.deepEqual(result, { reason: "count", readings: 1 });
+    assert.equal(server.requests.length, 2);
+    const said = /^connecting: 1013 auth unavailable; retrying in \d+\.\ds$/;
+    assert.ok(rec.states.some((s) => said.test(s)), rec.states.join("\n"));
+  });
+
+  await t.step("repeated 1013s back off further even when readings came first", async () => {
+    await using server = new ScriptedServer((ws, n) => {
+      sendAll(ws, [...greeting(), reading("V1", n)]);
+      if (n < 4) ws.close(1013, "client too slow");
+    });
+    const delays: number[] = [];
+    const rec = recorder();
+    await within(
+      5_000,
+      runTail(
+        { url: server.url, token: "t", count: 4, connectTimeoutMs: 2_000, reconnectMinMs: 10 },
+        rec.events,
+        { random: () => 0.5, sleep: (ms) => Promise.resolve(void delays.push(ms)) },
+      ),
+    );
+    assert.equal(delays.length, 3);
+    // 4x the first delay to start with, then doubling: not back to 10 ms after each reading.
+    assert.deepEqual(delays, [30, 60, 120]);
+    assert.ok(
+      rec.states.some((s) => /^reconnecting: connection lost: 1013 client too slow/.test(s)),
+    );
+  });
+
+  await t.step("remembers the last reading of at most maxSensors sensors", async () => {
+    const sent = [reading("V1", 1), reading("V2", 2), reading("V3", 3)];
+    await using server = new ScriptedServer((ws, n) => {
+      if (n === 1) {
+        sendAll(ws, sent);
+        ws.close(1001);
+        // The replay: V3 and V2 are still remembered, V1 was forgotten to keep within 2.
+      } else sendAll(ws, [sent[2]!, sent[1]!, sent[0]!, reading("V4", 4)]);
+    });
+    const controller = new AbortController();
+    const rec = recorder((m) => {
+      if (m.type === "sensor_reading" && m.data.sensor_id === "V4") controller.abort();
+    });
+    await within(
+      5_000,
+      runTail({
+        url: server.url,
+        token: "t",
+        connectTimeoutMs: 2_000,
+        maxSensors: 2,
+        signal: controller.signal,
+        ...fast,
+      }, rec.events),
+    );
+    const ids = rec.messages.flatMap((m) => m.type === "sensor_reading" ? [m.data.sensor_id] : []);
+    assert.deepEqual(ids, ["V1", "V2", "V3", "V1", "V4"]);
   });
 });

@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { jwtVerify } from "jose";
 import { runCli } from "../cli/mod.ts";
 import type { CliIo } from "../cli/io.ts";
-import { ServerMessageSchema } from "../server/protocol.ts";
+import { envelopeOf, ServerMessageSchema } from "../server/protocol.ts";
 import { freePort, TEST_SECRET, waitFor, within } from "./_helpers.ts";
 import { greeting, reading, ScriptedServer, sendAll } from "./_tail_servers.ts";
 
 /** An in-memory CliIo: collects output, reads `env`, and aborts on `controller.abort()`. */
-function fakeIo(options: { env?: Record<string, string>; isTerminal?: boolean } = {}) {
+function fakeIo(
+  options: { env?: Record<string, string>; isTerminal?: boolean; rows?: number } = {},
+) {
   const out: string[] = [];
   const err: string[] = [];
   const controller = new AbortController();
@@ -17,10 +19,14 @@ function fakeIo(options: { env?: Record<string, string>; isTerminal?: boolean } 
     env: (name) => options.env?.[name],
     isTerminal: options.isTerminal ?? false,
     columns: 100,
+    rows: options.rows,
     signal: controller.signal,
   };
   return { io, controller, stdout: () => out.join(""), stderr: () => err.join("") };
 }
+
+/** What the live screen writes to move up over the previous frame. */
+const CURSOR_UP = new RegExp(`\r${"\x1b"}\\[(\\d+)A`, "g");
 
 const fiveReadings = [...greeting(), ...[1, 2, 3, 4, 5].map((n) => reading(`V${n}`, n))];
 
@@ -92,14 +98,24 @@ Deno.test("tail command", async (t) => {
     await using server = new ScriptedServer((ws) => sendAll(ws, [reading("V1", 1)]));
     const f = fakeIo({ env: { SENSORSTREAM_TOKEN: "from-env" } });
     assert.equal(await runCli(["tail", "--url", server.url, "--count", "1"], f.io), 0);
-    assert.equal(server.requests[0]?.searchParams.get("token"), "from-env");
+    assert.deepEqual(server.bearers, ["from-env"]);
+  });
+
+  await t.step("takes a ?token= in --url out of the URL and sends it as a header", async () => {
+    await using server = new ScriptedServer((ws) => sendAll(ws, [reading("V1", 1)]));
+    const f = fakeIo({ env: { SENSORSTREAM_TOKEN: "from-env" } });
+    const args = ["tail", "--url", `${server.url}?token=from-url`, "--count", "1"];
+    assert.equal(await runCli(args, f.io), 0, f.stderr());
+    assert.deepEqual(server.bearers, ["from-url"]);
+    assert.equal(server.requests[0]?.searchParams.has("token"), false);
+    assert.ok(!f.stderr().includes("from-url"));
   });
 
   await t.step("with JWT_SECRET, mints a token the server can verify", async () => {
     await using server = new ScriptedServer((ws) => sendAll(ws, [reading("V1", 1)]));
     const f = fakeIo({ env: { JWT_SECRET: TEST_SECRET } });
     assert.equal(await runCli(["tail", "--url", server.url, "--count", "1"], f.io), 0);
-    const token = server.requests[0]?.searchParams.get("token") ?? "";
+    const token = server.bearers[0] ?? "";
     const { payload } = await jwtVerify(token, new TextEncoder().encode(TEST_SECRET));
     assert.equal(payload.sub, "tail");
   });
@@ -164,4 +180,82 @@ Deno.test("tail command", async (t) => {
       assert.ok(f.stdout().includes(flag), flag);
     }
   });
+
+  await t.step("a 1013 from the server is retried, and said in words", async () => {
+    await using server = new ScriptedServer((ws, n) => {
+      if (n === 1) ws.close(1013, "auth unavailable");
+      else sendAll(ws, fiveReadings);
+    });
+    const f = fakeIo();
+    const args = ["tail", "--url", server.url, "--token", "x", "--count", "1"];
+    assert.equal(await within(5_000, runCli(args, f.io)), 0, f.stderr());
+    assert.match(f.stderr(), /^tail: 1013 auth unavailable; retrying in \d+\.\ds$/m);
+  });
+
+  await t.step(
+    "on a small terminal, the table fits and says how many sensors are left out",
+    async () => {
+      const many = [
+        ...greeting(),
+        ...Array.from({ length: 12 }, (_, i) => reading(`V${i + 1}`, i)),
+      ];
+      await using server = new ScriptedServer((ws) => sendAll(ws, many));
+      const f = fakeIo({ isTerminal: true, rows: 8, env: { NO_COLOR: "1" } });
+      const args = ["tail", "--url", server.url, "--token", "x", "--count", "12"];
+      assert.equal(await within(5_000, runCli(args, f.io)), 0, f.stderr());
+      // Each redraw moves the cursor up over the frame before: never more than the screen.
+      const ups = [...f.stdout().matchAll(CURSOR_UP)].map((m) => Number(m[1]));
+      assert.ok(ups.length > 0 && ups.every((n) => n <= 7), `cursor moves: ${ups}`);
+      const last = f.stdout().split(CURSOR_UP).at(-1)!;
+      assert.match(last, /\+8 more/);
+    },
+  );
+});
+
+/** Clears the screen, rings the bell, opens a C1 CSI and flips the text direction. */
+const HOSTILE = "\x1b[2J\x07\u009b31m\u202eevil";
+// deno-lint-ignore no-control-regex
+const RAW_SERVER_CONTROL = /\x1b\[2J|[\x07\u009b\u202e]/;
+
+Deno.test("tail prints no raw control characters from the server", async (t) => {
+  const at = new Date(Date.UTC(2025, 11, 6, 14, 29, 0));
+  const error = envelopeOf("error", { code: "bad_json", message: HOSTILE }, at);
+  const unknown = { type: `news${HOSTILE}`, data: { text: HOSTILE }, timestamp: at.toISOString() };
+  const script = (ws: WebSocket, n: number) => {
+    if (n === 1) {
+      sendAll(ws, [...greeting(), error, reading("V1", 1)]);
+      ws.send(JSON.stringify(unknown));
+      ws.send(`not json ${HOSTILE}`);
+      ws.close(1011, HOSTILE);
+    } else ws.close(1008, HOSTILE);
+  };
+  const formats = [
+    ["--format", "table"],
+    ["--format", "line"],
+    ["--json"],
+  ];
+  for (const format of formats) {
+    await t.step(format.join(" "), async () => {
+      await using server = new ScriptedServer(script);
+      const f = fakeIo({ isTerminal: format[1] === "table", env: { NO_COLOR: "1" } });
+      const args = ["tail", "--url", server.url, "--token", "x", ...format];
+      assert.equal(await within(5_000, runCli(args, f.io)), 1, "the 1008 ends the run");
+      for (const [name, text] of [["stdout", f.stdout()], ["stderr", f.stderr()]]) {
+        assert.doesNotMatch(text!, RAW_SERVER_CONTROL, `raw control in ${name}`);
+      }
+      if (format[1] !== "table") assert.ok(!f.stdout().includes("\x1b"), "no ESC at all");
+      assert.ok(!f.stderr().includes("\x1b"), "no ESC on stderr at all");
+      // The user still sees what the server said, escaped.
+      if (format[0] !== "--json") {
+        assert.match(f.stderr(), /server error bad_json: \\x1b\[2J\\x07\\x9b31m\\u202eevil/);
+      }
+      assert.match(f.stderr(), /connection lost: 1011 \\x1b\[2J/);
+      assert.match(f.stderr(), /error: Server closed the connection: \\x1b\[2J/);
+      if (format[0] === "--json") {
+        const lines = f.stdout().trimEnd().split("\n").map((l) => JSON.parse(l));
+        assert.deepEqual(lines.find((m) => m.type === "error"), error);
+        assert.deepEqual(lines.find((m) => m.type === unknown.type), unknown);
+      }
+    });
+  }
 });

@@ -7,6 +7,7 @@ import {
 } from "../server/protocol.ts";
 import { LiveScreen } from "../tail/screen.ts";
 import { formatLine, sparkline, TableModel } from "../tail/view.ts";
+import { CappedMap } from "../tail/capped_map.ts";
 
 const T0 = Date.parse("2025-12-06T14:30:00.000Z");
 const URL_SHOWN = "ws://localhost:8000/ws/sensors";
@@ -162,6 +163,41 @@ Deno.test("table model", async (t) => {
     assert.ok(!model.render(T0, { color: false }).includes(ESC), "no escape codes without");
   });
 
+  await t.step("is never taller than the terminal: the rest is summed up as +N more", () => {
+    const model = new TableModel(URL_SHOWN);
+    connected(model);
+    for (let i = 1; i <= 30; i++) model.apply(reading(`V${i}`), T0);
+    const lines = model.render(T0, { color: false, rows: 10 }).split("\n");
+    assert.equal(lines.length, 10);
+    assert.deepEqual(lines.filter((l) => /^V\d+ /.test(l)).map((l) => l.split(" ")[0]), [
+      "V1",
+      "V2",
+      "V3",
+      "V4",
+      "V5",
+      "V6",
+    ]);
+    assert.equal(lines.at(-1), "+24 more");
+    const all = model.render(T0, { color: false, rows: 33 }).split("\n");
+    assert.equal(all.length, 33, "everything shown when it fits");
+    assert.ok(!all.some((l) => l.includes("more")));
+  });
+
+  await t.step("keeps at most 1,000 sensors, forgetting the least recently updated", () => {
+    const model = new TableModel(URL_SHOWN);
+    for (let i = 0; i < 100_000; i++) model.apply(reading(`S${i}`), T0);
+    assert.equal(model.sensorCount, 1_000);
+    const text = model.render(T0, { color: false, rows: 10 });
+    assert.match(text, /^S99000 /m, "the most recent are kept");
+    assert.doesNotMatch(text, /^S0 /m);
+    const lines = text.split("\n");
+    assert.ok(lines.length <= 10);
+    assert.match(
+      lines.at(-1)!,
+      /^\+994 more; 99000 least recently updated forgotten \(tail keeps 1000 sensors\)$/,
+    );
+  });
+
   await t.step("cuts every line to the terminal width, colours or not", () => {
     const model = new TableModel(URL_SHOWN);
     connected(model);
@@ -232,5 +268,29 @@ Deno.test("live screen", async (t) => {
     later.screen.invalidate();
     assert.ok(later.out().includes("y"), "an old frame is redrawn at once");
     later.screen.stop();
+  });
+});
+
+Deno.test("capped map", async (t) => {
+  await t.step("holds at most max entries however many keys come", () => {
+    const map = new CappedMap<string, number>(1_000);
+    for (let i = 0; i < 100_000; i++) map.set(`id${i}`, i);
+    assert.equal(map.size, 1_000);
+    assert.equal(map.evicted, 99_000);
+    assert.equal(map.get("id99999"), 99_999);
+    assert.equal(map.get("id0"), undefined);
+  });
+
+  await t.step("forgets the least recently set key first", () => {
+    const map = new CappedMap<string, number>(2);
+    map.set("a", 1);
+    map.set("b", 2);
+    map.set("a", 3);
+    map.set("c", 4);
+    assert.deepEqual([...map.keys()], ["a", "c"]);
+  });
+
+  await t.step("refuses a size that is not a positive integer", () => {
+    for (const max of [0, -1, 1.5, NaN]) assert.throws(() => new CappedMap(max), RangeError);
   });
 });

@@ -1,0 +1,43 @@
+/**
+ * Every upgraded socket until it is released, verified or not: what the admission limit and
+ * the `sensorstream_sockets` gauge read, and what shutdown closes.
+ * @module
+ */
+
+/** What the registry holds: a socket's connection. */
+export interface RegisteredSocket {
+  /** Closes with a code and reason; the socket is released when the close completes. */
+  close(code: number, reason: string): void;
+  /** Forgets the socket at once, whatever state it is in. */
+  release(code: number, reason: string): void;
+}
+
+/** The set of sockets not yet released. */
+export class SocketRegistry {
+  readonly #sockets = new Set<RegisteredSocket>();
+
+  /** Sockets not yet released. */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /** Registers a socket. */
+  add(socket: RegisteredSocket): void {
+    this.#sockets.add(socket);
+  }
+
+  /** Forgets a socket; false when it was not registered. */
+  delete(socket: RegisteredSocket): boolean {
+    return this.#sockets.delete(socket);
+  }
+
+  /** Closes every socket (each is released when its close completes or times out). */
+  closeAll(code: number, reason: string): void {
+    for (const socket of [...this.#sockets]) socket.close(code, reason);
+  }
+
+  /** Releases every socket now (the end of shutdown: nothing may outlive the server). */
+  releaseAll(code: number, reason: string): void {
+    for (const socket of [...this.#sockets]) socket.release(code, reason);
+  }
+}

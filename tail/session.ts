@@ -1,0 +1,137 @@
+/**
+ * One connection of the tail client, from the handshake to its close event: messages are
+ * parsed and handed on, replayed readings dropped, and the end described for the reconnect
+ * loop in tail/client.ts.
+ * @module
+ */
+import { CloseCode, ServerMessageSchema } from "../server/protocol.ts";
+import type { CappedMap } from "./capped_map.ts";
+import type { Ended } from "./close_info.ts";
+import type { TailEvents, TailOptions } from "./client.ts";
+
+/** One connection's end, plus how many frames it carried (resets the backoff). */
+export type SessionEnd = (Ended & { received: number }) | { kind: "error"; error: unknown };
+
+/** What the sessions of one run share. */
+export interface Shared {
+  /** Readings handed on so far. */
+  readings: number;
+  /** Last raw reading per sensor, to pass a reading the server replays on reconnect once. */
+  lastRaw: CappedMap<string, string>;
+}
+
+/** How to open one connection. */
+export interface Connect {
+  /** Sent as `Authorization: Bearer <token>`. */
+  token: string;
+  /** Give up on the handshake after this, ms. */
+  timeoutMs: number;
+}
+
+/** One connection, from opening to its close event; never rejects. */
+export function session(
+  url: string,
+  connect: Connect,
+  options: Pick<TailOptions, "signal" | "count">,
+  events: TailEvents,
+  shared: Shared,
+): Promise<SessionEnd> {
+  return new Promise((resolve) => {
+    let ws: WebSocket;
+    try {
+      // A header keeps the token out of the URL, which proxies and servers write to logs.
+      ws = new WebSocket(url, { headers: { authorization: `Bearer ${connect.token}` } });
+    } catch (error) {
+      return resolve({ kind: "error", error: tokenError(error) });
+    }
+    let outcome: SessionEnd | undefined;
+    let opened = false;
+    let received = 0;
+    let error: string | undefined;
+    const stop = (end: SessionEnd) => {
+      outcome ??= end;
+      ws.close(CloseCode.NORMAL);
+    };
+    const timer = setTimeout(() => {
+      error = `no answer within ${(connect.timeoutMs / 1_000).toFixed(1)}s`;
+      ws.close();
+    }, connect.timeoutMs);
+    const onAbort = () => stop({ kind: "done", reason: "aborted", received });
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    ws.onopen = () => {
+      clearTimeout(timer);
+      opened = true;
+      // "connected" waits for connection_status: the token is checked after the handshake.
+    };
+    ws.onerror = (e) => {
+      error ??= e instanceof ErrorEvent ? e.message : String(e);
+    };
+    ws.onmessage = (e) => {
+      if (outcome || typeof e.data !== "string") return;
+      received++;
+      try {
+        if (deliver(e.data, events, shared) && shared.readings >= (options.count ?? Infinity)) {
+          stop({ kind: "done", reason: "count", received });
+        }
+      } catch (error) {
+        stop({ kind: "error", error });
+      }
+    };
+    ws.onclose = (e) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      resolve(
+        outcome ?? { kind: "closed", opened, received, code: e.code, reason: e.reason, error },
+      );
+    };
+    if (options.signal?.aborted) onAbort();
+  });
+}
+
+/** Parses one frame and hands it on; true when it was a new reading. */
+function deliver(raw: string, events: TailEvents, shared: Shared): boolean {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    events.onUnknown?.(raw, "not JSON");
+    return false;
+  }
+  const parsed = ServerMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    events.onUnknown?.(raw, parsed.error.issues[0]?.message ?? "not a server message");
+    return false;
+  }
+  const msg = parsed.data;
+  if (msg.type === "connection_status") events.onState("connected");
+  if (msg.type === "sensor_reading") {
+    if (shared.lastRaw.get(msg.data.sensor_id) === raw) return false;
+    shared.lastRaw.set(msg.data.sensor_id, raw);
+    shared.readings++;
+  }
+  events.onMessage(msg, raw);
+  return msg.type === "sensor_reading";
+}
+
+/** `new WebSocket` refuses a header value with e.g. a newline in it. */
+function tokenError(error: unknown): unknown {
+  if (!(error instanceof TypeError)) return error;
+  return new TypeError(
+    `the token cannot be sent (${error.message}); a JWT has no spaces or control characters`,
+    { cause: error },
+  );
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
