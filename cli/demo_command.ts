@@ -9,6 +9,7 @@ import { mintToken } from "../server/token.ts";
 import { runSimulator } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
 import { parseDuration } from "./parse.ts";
+import { redactUrl } from "../lib/secrets.ts";
 import { startServer } from "../server/server.ts";
 import {
   addServeOptions,
@@ -50,7 +51,7 @@ Examples:
           } + simulated sensors V1-V5`,
           "",
           `  WebSocket:  ${server.wsUrl}?token=${token}`,
-          `  MQTT:       ${server.mqttUrl}  (publish to sensors/<id>/data)`,
+          `  MQTT:       ${redactUrl(server.mqttUrl)}  (publish to sensors/<id>/data)`,
           `  Metrics:    ${server.httpUrl}/metrics`,
           "",
           "  Watch it live in a second terminal:",

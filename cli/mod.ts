@@ -27,7 +27,7 @@ export function buildProgram(ctx: CliContext): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({
       writeOut: (s) => ctx.io.stdout(s),
-      writeErr: (s) => ctx.io.stderr(s),
+      writeErr: (s) => ctx.io.stderr(quotedArgsMasked(s)),
     })
     .exitOverride()
     .hook("preAction", (_program, action) => {
@@ -87,4 +87,16 @@ function exitCodeFor(error: unknown, io: CliIo, usage: string | undefined): numb
   // Messages may quote a server or broker (close reasons, errors): no raw controls.
   io.stderr(`error: ${escapeControl(e.message)}\n`);
   return 1;
+}
+
+/**
+ * commander's error text with what it quotes from the command line made safe: the value of a
+ * mistyped `--option=value` (it may be a secret: `--jwt-secrt=…`) and stray arguments are
+ * masked, and control characters are escaped line by line.
+ */
+export function quotedArgsMasked(text: string): string {
+  return text
+    .replace(/(unknown option '[^'=]*=)[^']*'/g, "$1***'")
+    .replace(/(but got \d+: ).*?(\.?)$/gm, "$1***$2")
+    .split("\n").map(escapeControl).join("\n");
 }

@@ -4,7 +4,7 @@
  * in the process list, so it gets a warning.
  * @module
  */
-import { secretFromFileText } from "../lib/secrets.ts";
+import { redactUrl, secretFromFileText } from "../lib/secrets.ts";
 import { UsageError } from "../server/errors.ts";
 import type { CliIo } from "./io.ts";
 
@@ -78,4 +78,17 @@ async function readFile(path: string, option: string): Promise<string> {
       : (error as Error).name;
     throw new UsageError(`${option}: cannot read '${path}': ${why}`, { cause: error });
   }
+}
+
+/**
+ * Warns when a URL typed on the command line carries a secret (a password, a user-name token or
+ * a query value): like a secret flag, it is in the process list.
+ */
+export function warnOnUrlSecret(flag: string, url: string | undefined, io: CliIo): void {
+  if (url === undefined || redactUrl(url) === url) return;
+  io.stderr(
+    `warning: ${flag} carries credentials, which other users of this machine can read in the ` +
+      `process list (ps); pass them in MQTT_USERNAME and MQTT_PASSWORD (or --mqtt-password-file) ` +
+      `instead\n`,
+  );
 }

@@ -11,11 +11,12 @@ import {
   type Logger,
   type LogLevel,
 } from "../server/log.ts";
+import { redactUrl } from "../lib/secrets.ts";
 import { type ServerHandle, startServer } from "../server/server.ts";
 import type { CliContext } from "./context.ts";
 import type { CliIo } from "./io.ts";
 import { intInRange, parseBoolean, parsePort, parseSeconds } from "./parse.ts";
-import { JWT_SECRET, MQTT_PASSWORD, resolveSecret } from "./secrets.ts";
+import { JWT_SECRET, MQTT_PASSWORD, resolveSecret, warnOnUrlSecret } from "./secrets.ts";
 
 const d = DEFAULT_CONFIG;
 /** How long shutdown may take before the process exits anyway, ms. */
@@ -132,6 +133,7 @@ export async function serveOptionsFromFlags(
   io: CliIo,
 ): Promise<ServerOptions> {
   const fromCli = (key: string) => sources.getOptionValueSource(key) === "cli";
+  if (fromCli("mqttUrl")) warnOnUrlSecret("--mqtt-url", flags.mqttUrl, io);
   const secret = await resolveSecret(JWT_SECRET, {
     value: flags.jwtSecret,
     fromCli: fromCli("jwtSecret"),
@@ -202,14 +204,14 @@ export function tailCommandLine(wsUrl: string, token: string): string {
 /** The `simulate` command line for the server's broker (credentials, if any, from the env). */
 export function simulateCommandLine(server: ServerHandle): string {
   const auth = server.mqttAuth ? " (with MQTT_USERNAME and MQTT_PASSWORD set as for serve)" : "";
-  return `deno task simulate --mqtt-url ${server.mqttUrl}${auth}`;
+  return `deno task simulate --mqtt-url ${redactUrl(server.mqttUrl)}${auth}`;
 }
 
 /** Prints where to connect; in dev mode, the generated token and a warning. */
 export function printBanner(server: ServerHandle, io: CliIo): void {
   const lines = [
     `sensorstream serving ${server.wsUrl}`,
-    `MQTT broker: ${server.mqttUrl}` +
+    `MQTT broker: ${redactUrl(server.mqttUrl)}` +
     (server.embeddedBroker ? " (embedded)" : ""),
   ];
   if (server.dev) {
@@ -228,10 +230,12 @@ export function printBanner(server: ServerHandle, io: CliIo): void {
 
 /** Waits for Ctrl-C/SIGTERM (or the server ending), then shuts down within the grace period. */
 export async function serveUntilSignal(server: ServerHandle, io: CliIo): Promise<void> {
+  // A failed listener rejects `finished`: that ends the wait too, and is rethrown (exit 1).
+  const ended = server.finished.then(() => undefined, (error: unknown) => error);
   await new Promise<void>((resolve) => {
     if (io.signal.aborted) return resolve();
     io.signal.addEventListener("abort", () => resolve(), { once: true });
-    server.finished.then(() => resolve());
+    ended.then(() => resolve());
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
@@ -239,6 +243,9 @@ export async function serveUntilSignal(server: ServerHandle, io: CliIo): Promise
     new Promise<void>((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
   ]);
   clearTimeout(timer);
+  // (`finished` settles at the end of shutdown, unless the grace period cut that short.)
+  const failure = await Promise.race([ended, new Promise((r) => setTimeout(r, 0, undefined))]);
+  if (failure !== undefined) throw failure;
 }
 
 /** Builds the `serve` subcommand. */

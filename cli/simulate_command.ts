@@ -11,7 +11,7 @@ import { DEFAULT_SENSORS, DEFAULT_TOPIC, topicFilterProblem } from "../server/pr
 import { runSimulator, type SimulatorSummary } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
 import type { CliIo } from "./io.ts";
-import { MQTT_PASSWORD, resolveSecret } from "./secrets.ts";
+import { MQTT_PASSWORD, resolveSecret, warnOnUrlSecret } from "./secrets.ts";
 import { ProgressView, summaryText } from "./simulate_view.ts";
 import {
   intInRange,
@@ -159,6 +159,9 @@ Examples:
     )
     .action(async (flags, cmd) => {
       const io = ctx.io;
+      if (cmd.getOptionValueSource("mqttUrl") === "cli") {
+        warnOnUrlSecret("--mqtt-url", flags.mqttUrl, io);
+      }
       const view = new ProgressView(io, {
         quiet: flags.quiet === true,
         showClock: flags.timeScale !== 1 || flags.start !== undefined,

@@ -6,10 +6,11 @@
  * @module
  */
 
-// The characters: C0, DEL and C1, the Arabic letter mark, LRM/RLM, the bidi embeddings and
-// overrides (LRE..RLO) and the isolates (LRI..PDI).
+// The characters: C0, DEL and C1, the Arabic letter mark, LRM/RLM, the line and paragraph
+// separators (log readers split lines on them), the bidi embeddings and overrides (LRE..RLO)
+// and the isolates (LRI..PDI).
 // deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 const CONTROL_ALL = new RegExp(CONTROL.source, "g");
 // Inside valid JSON these can only be whitespace between tokens (strings must escape them).
 const JSON_WHITESPACE = new Set(["\t", "\n", "\r"]);

@@ -12,22 +12,33 @@ const WITH_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)(.*)@([^@]*)$/s;
 const WITHOUT_SCHEME = /^(.*)@([^@]*)$/s;
 
 /**
- * `text` with the password of any `user:password@` part replaced by {@link MASK}. The user
- * info runs to the last `@` (a password may contain `@`), and the password from the first
- * `:` after the user. Text with no `@` is returned as is; a URL without a password keeps its
- * user name. Over-masking an `@` in a path is accepted: it can only hide, never reveal.
+ * `text` with its secrets masked by {@link MASK}: the password of a `user:password@` part (the
+ * user info runs to the last `@`, since a password may contain `@`; the password from the first
+ * `:`), a user name given without a password (some brokers take a token as the user name), and
+ * every query value (`?token=…`). Over-masking an `@` in a path is accepted: it can only hide,
+ * never reveal.
  */
 export function redactUrl(text: string): string {
-  if (!text.includes("@")) return text;
-  const full = WITH_SCHEME.exec(text);
-  if (full) return full[1] + maskUserInfo(full[2]!) + "@" + full[3];
-  const bare = WITHOUT_SCHEME.exec(text);
-  return bare ? maskUserInfo(bare[1]!) + "@" + bare[2] : text;
+  return maskQuery(maskUserInfo(text));
 }
 
-function maskUserInfo(userInfo: string): string {
+function maskUserInfo(text: string): string {
+  if (!text.includes("@")) return text;
+  const full = WITH_SCHEME.exec(text);
+  if (full) return full[1] + maskCredentials(full[2]!) + "@" + full[3];
+  const bare = WITHOUT_SCHEME.exec(text);
+  return bare ? maskCredentials(bare[1]!) + "@" + bare[2] : text;
+}
+
+function maskCredentials(userInfo: string): string {
   const colon = userInfo.indexOf(":");
-  return colon < 0 ? userInfo : `${userInfo.slice(0, colon)}:${MASK}`;
+  return colon < 0 ? MASK : `${userInfo.slice(0, colon)}:${MASK}`;
+}
+
+function maskQuery(text: string): string {
+  const q = text.indexOf("?");
+  if (q < 0) return text;
+  return text.slice(0, q) + text.slice(q).replace(/([?&][^=&#]*=)[^&#]*/g, `$1${MASK}`);
 }
 
 /** A secret read from a file: the file's text without one trailing line break. */

@@ -3,7 +3,7 @@
  * URL. Every refusal is an {@link AuthError} whose `code` is the close reason sent to the client.
  * @module
  */
-import { errors, type JWTPayload, jwtVerify, type JWTVerifyOptions } from "jose";
+import { decodeJwt, errors, type JWTPayload, jwtVerify, type JWTVerifyOptions } from "jose";
 import type { AuthConfig } from "./config.ts";
 import { AuthError, UsageError } from "./errors.ts";
 import { jwksKeys, type JwksOptions, JwksUnavailableError } from "./jwks.ts";
@@ -89,6 +89,11 @@ export function createVerifier(
       if (token.length > MAX_TOKEN_BYTES) {
         throw new AuthError("invalid token", `invalid token: longer than ${MAX_TOKEN_BYTES} bytes`);
       }
+      // An expired token is refused before any key is looked up: during an identity-provider
+      // outage it must hear "expired" (final), not "auth unavailable" (retry forever).
+      if (expiredUnverified(token, now() / 1000 - auth.clockToleranceSec)) {
+        throw new AuthError("token expired", "token expired: its exp is in the past");
+      }
       let payload: JWTPayload;
       try {
         payload = await check(token, {
@@ -108,6 +113,16 @@ export function createVerifier(
       return claimsOf(payload);
     },
   };
+}
+
+/** Whether the token's (unverified) `exp` is before `nowSec`; false when it cannot be read. */
+function expiredUnverified(token: string, nowSec: number): boolean {
+  try {
+    const { exp } = decodeJwt(token);
+    return typeof exp === "number" && exp < nowSec;
+  } catch {
+    return false; // malformed: jwtVerify says how
+  }
 }
 
 function jwksUrlOf(value: string): URL {

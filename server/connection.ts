@@ -13,11 +13,12 @@ import { decideAdmission } from "./admission.ts";
 import type { LatestReading } from "./bridge.ts";
 import type { LimitsConfig } from "./config.ts";
 import { AuthError } from "./errors.ts";
-import type { Hub, Transport } from "./hub.ts";
+import type { Hub } from "./hub.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { CloseCode, CloseReason, envelopeOf } from "./protocol.ts";
 import { ClientSession } from "./session.ts";
+import { SocketTransport } from "./socket_transport.ts";
 import type { SocketRegistry } from "./sockets.ts";
 import type { Clock } from "./throttle.ts";
 
@@ -57,6 +58,15 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Longest we wait for the peer to answer our close frame, ms (capped by the idle timeout). */
 const CLOSE_GRACE_MS = 5_000;
 
+/** The reason Deno closes a socket with when its peer missed the ping deadline. */
+const DENO_IDLE_REASON = "No response from ping frame.";
+/** Our close frame goes out once the peer has sent nothing for this long, ms... */
+const CLOSE_QUIET_MS = 200;
+/** ...or this long after we decided to close (at most half the close grace), ms. */
+const CLOSE_QUIET_MAX_MS = 2_000;
+/** Warn about aborted handshakes kept by the runtime at every this many. */
+const LEAK_WARNING_EVERY = 1_000;
+
 /** How a socket that opens after its handshake deadline is closed. */
 const LATE_OPEN = { code: CloseCode.TRY_AGAIN_LATER, reason: CloseReason.HANDSHAKE_TIMEOUT };
 
@@ -87,6 +97,9 @@ export class Connection {
   #earlyBytes = 0;
   /** What we closed with, when the close was ours. */
   #closedWith: { code: number; reason: string } | undefined;
+  /** Our close frame waits for the peer to pause (see #sendCloseWhenQuiet) until this time. */
+  #closeNotAfter: number | undefined;
+  #quiet: ReturnType<typeof setTimeout> | undefined;
 
   /** A connection for `socket`; nothing happens before {@link Connection.start}. */
   constructor(socket: WebSocket, request: ConnectionRequest, deps: ConnectionDeps) {
@@ -110,7 +123,7 @@ export class Connection {
     );
     socket.onopen = () => void this.#opened();
     socket.onmessage = (e) => this.#message(e.data);
-    socket.onclose = (e) => this.release(e.code, e.reason);
+    socket.onclose = (e) => this.#closed(e.code, e.reason);
     // A failed upgrade sends only this event; an open socket's error is followed by its close.
     socket.onerror = () => {
       if (socket.readyState === WebSocket.CONNECTING) this.release(1006, "handshake failed");
@@ -124,15 +137,36 @@ export class Connection {
     this.#closedWith = { code, reason };
     this.#leaveHub();
     this.#deps.clock.clearTimeout(this.#deadline);
-    this.#deadline = this.#deps.clock.setTimeout(
-      () => this.#abandon("close"),
-      Math.min(CLOSE_GRACE_MS, this.#deps.limits.idleTimeoutMs),
-    );
-    try {
-      if (this.#socket.readyState < WebSocket.CLOSING) this.#socket.close(code, reason);
-    } catch {
-      this.release(1006, "close failed");
-    }
+    const grace = Math.min(CLOSE_GRACE_MS, this.#deps.limits.idleTimeoutMs);
+    this.#deadline = this.#deps.clock.setTimeout(() => this.#abandon("close"), grace);
+    this.#sendCloseWhenQuiet(Date.now() + Math.min(CLOSE_QUIET_MAX_MS, grace / 2));
+  }
+
+  /**
+   * Sends our close frame once the peer has paused and our own frames are out: Deno drops a
+   * closing socket the moment one more frame arrives, before its close frame is written, so a
+   * close made while the peer's frames are still coming (a client flooding garbage) would lose
+   * the frame and its reason. A peer that never pauses gets the close anyway after
+   * {@link CLOSE_QUIET_MAX_MS}.
+   */
+  #sendCloseWhenQuiet(notAfter: number): void {
+    clearTimeout(this.#quiet);
+    const wait = Date.now() >= notAfter ? 0 : CLOSE_QUIET_MS;
+    this.#quiet = setTimeout(() => {
+      // Our own queued frames go first too: the close frame waits behind them.
+      if (this.#socket.bufferedAmount > 0 && Date.now() < notAfter) {
+        return this.#sendCloseWhenQuiet(notAfter);
+      }
+      this.#quiet = undefined;
+      this.#closeNotAfter = undefined;
+      const { code, reason } = this.#closedWith!;
+      try {
+        if (this.#socket.readyState < WebSocket.CLOSING) this.#socket.close(code, reason);
+      } catch {
+        this.release(1006, "close failed");
+      }
+    }, wait);
+    this.#closeNotAfter = notAfter;
   }
 
   /** Forgets the socket everywhere, once; logs an admitted client's disconnect. */
@@ -141,6 +175,7 @@ export class Connection {
     this.#stage = "released";
     const deps = this.#deps;
     deps.clock.clearTimeout(this.#deadline);
+    clearTimeout(this.#quiet);
     this.#leaveHub();
     deps.sockets.delete(this);
     if (this.#clientId === undefined) return;
@@ -153,6 +188,19 @@ export class Connection {
     });
   }
 
+  /** The close event: the end of a socket, or of one that lingered past its close grace. */
+  #closed(code: number, reason: string): void {
+    this.#deps.sockets.forget(this);
+    if (code === 1001 && reason === DENO_IDLE_REASON && this.#closedWith === undefined) {
+      // Deno's own ping timeout: the server dropped a dead peer.
+      this.#closedWith = { code, reason: CloseReason.IDLE_TIMEOUT };
+      if (this.#clientId !== undefined) {
+        this.#deps.metrics.disconnects.inc(CloseReason.IDLE_TIMEOUT);
+      }
+    }
+    this.release(code, reason);
+  }
+
   #leaveHub(): void {
     this.#deps.clock.clearTimeout(this.#expiry);
     if (this.#clientId !== undefined) this.#deps.hub.remove(this.#clientId);
@@ -160,17 +208,37 @@ export class Connection {
     this.#early = [];
   }
 
-  /** Deno gave no event in time: the handshake died, or the peer ignores our close frame. */
+  /**
+   * Deno gave no event in time: the handshake died, or the peer ignores our close frame. Either
+   * way the socket stops counting; one that ignores our close lingers (visible in /metrics)
+   * until its close event, since Deno keeps it while the peer holds the connection.
+   */
   #abandon(stage: "handshake" | "close"): void {
-    this.#deps.metrics.socketsAbandoned.inc(stage);
-    this.#deps.logger.debug("socket abandoned", { remote: this.#request.remoteAddr, stage });
+    const { metrics, logger, sockets } = this.#deps;
+    metrics.socketsAbandoned.inc(stage);
+    logger.debug("socket abandoned", { remote: this.#request.remoteAddr, stage });
+    const leaked = metrics.socketsAbandoned.get("handshake");
+    if (stage === "handshake" && leaked % LEAK_WARNING_EVERY === 0) {
+      logger.warn("aborted handshakes are piling up in the runtime", {
+        count: leaked,
+        advice: "Deno keeps a socket for each; restart this instance in a quiet hour",
+      });
+    }
     this.release(1006, stage === "handshake" ? "handshake not completed" : "close not answered");
+    if (stage === "close") sockets.linger(this);
   }
 
   #message(data: unknown): void {
     if (this.#session) return this.#session.onMessage(data);
+    if (this.#closeNotAfter !== undefined) return this.#sendCloseWhenQuiet(this.#closeNotAfter);
     // Before the token is checked a socket holds only a few text frames within the limit.
     if (this.#stage !== "handshake" && this.#stage !== "verifying") return;
+    if (frameSize(data) > this.#deps.limits.maxMessageBytes) {
+      // Deno has read the frame whole already; a peer that does this before it is even known
+      // gets no second chance.
+      this.#deps.metrics.rejections.inc(CloseReason.MESSAGE_TOO_BIG);
+      return this.close(CloseCode.MESSAGE_TOO_BIG, CloseReason.MESSAGE_TOO_BIG);
+    }
     if (typeof data !== "string" || this.#early.length >= MAX_EARLY_MESSAGES) return;
     if (this.#earlyBytes + data.length > this.#deps.limits.maxMessageBytes) return;
     this.#early.push(data);
@@ -244,6 +312,8 @@ export class Connection {
     for (const reading of this.#deps.latest()) {
       if (hub.canSee(client, reading.sensorId)) hub.sendTo(id, reading.text);
     }
+    // A send that failed on the way closed it already: nothing more to arm.
+    if (this.#stage !== "connected") return;
     if (claims.expiresAt !== undefined) {
       this.#armExpiry(claims.expiresAt + this.#deps.clockToleranceMs);
     }
@@ -294,36 +364,16 @@ export class Connection {
   }
 }
 
-/** The hub's view of a socket: sends go straight through; closes go through the connection. */
-class SocketTransport implements Transport {
-  readonly #socket: WebSocket;
-  readonly #close: (code: number, reason: string) => void;
-
-  constructor(socket: WebSocket, close: (code: number, reason: string) => void) {
-    this.#socket = socket;
-    this.#close = close;
-  }
-
-  send(data: string): void {
-    this.#socket.send(data);
-  }
-
-  close(code: number, reason: string): void {
-    this.#close(code, reason);
-  }
-
-  get bufferedAmount(): number {
-    return this.#socket.bufferedAmount;
-  }
-
-  get readyState(): number {
-    return this.#socket.readyState;
-  }
-}
-
 function newClientId(hub: Hub): string {
   while (true) {
     const id = crypto.randomUUID().slice(0, 8);
     if (!hub.get(id)) return id;
   }
+}
+
+/** A message event's size: UTF-16 units of text (a lower bound of its bytes), or bytes. */
+function frameSize(data: unknown): number {
+  if (typeof data === "string") return data.length;
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  return data instanceof Blob ? data.size : 0;
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { type ConnectionDeps, runConnection } from "./connection.ts";
-import { CloseReason, WS_PATH } from "./protocol.ts";
+import { WS_PATH } from "./protocol.ts";
 
 /** What the handler needs from the rest of the server. */
 export interface HandlerDeps extends ConnectionDeps {
@@ -39,6 +39,7 @@ export function createHandler(
           slowClients: deps.hub.slowCount,
           mqttConnected: deps.mqttConnected(),
           sockets: deps.sockets.size,
+          lingering: deps.sockets.lingering,
         });
         return new Response(body, {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
@@ -62,7 +63,7 @@ function upgrade(req: Request, url: URL, remote: Deno.NetAddr, deps: HandlerDeps
     return new Response("Server shutting down; reconnect later.\n", { status: 503 });
   }
   if (deps.sockets.size >= deps.limits.maxClients + deps.limits.maxPendingSockets) {
-    deps.metrics.rejections.inc(CloseReason.SERVER_FULL);
+    deps.metrics.rejections.inc("too many sockets");
     return new Response("Too many connections; try again later.\n", { status: 503 });
   }
   // Read before the upgrade: once upgraded, the request's headers are gone.
@@ -85,11 +86,11 @@ function upgrade(req: Request, url: URL, remote: Deno.NetAddr, deps: HandlerDeps
 
 /**
  * The token from `Authorization: Bearer` (non-browser clients: it stays out of access logs) or
- * else `?token=` (browsers cannot set headers on a WebSocket). Another scheme yields `""`, which
- * is refused as a missing token.
+ * else `?token=` (browsers cannot set headers on a WebSocket).
  */
 function tokenOf(req: Request, url: URL): string | null {
-  const header = req.headers.get("authorization");
-  if (header !== null) return /^Bearer +(\S+) *$/i.exec(header)?.[1] ?? "";
-  return url.searchParams.get("token");
+  // Only a Bearer header counts: a browser behind a Basic-auth proxy sends Authorization: Basic,
+  // which must not hide its ?token=.
+  const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+  return bearer ?? url.searchParams.get("token");
 }

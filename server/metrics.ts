@@ -82,7 +82,13 @@ export class Metrics {
 
   /** Prometheus text exposition; `gauges` are sampled at scrape time. */
   render(
-    gauges: { clients: number; slowClients: number; mqttConnected: boolean; sockets: number },
+    gauges: {
+      clients: number;
+      slowClients: number;
+      mqttConnected: boolean;
+      sockets: number;
+      lingering: number;
+    },
   ): string {
     const out: string[] = [];
     const metric = (name: string, type: string, help: string, lines: string[]) => {
@@ -98,6 +104,12 @@ export class Metrics {
       "gauge",
       "Open WebSocket connections, verified or not (what the admission limit counts).",
       [`sensorstream_sockets ${gauges.sockets}`],
+    );
+    metric(
+      "sensorstream_sockets_lingering",
+      "gauge",
+      "Released sockets the runtime still holds because the peer never answered our close.",
+      [`sensorstream_sockets_lingering ${gauges.lingering}`],
     );
     metric(
       "sensorstream_sockets_abandoned_total",

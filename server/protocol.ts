@@ -116,6 +116,8 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   /** Policy violation: missing/invalid/expired token, or a client that keeps sending garbage. */
   POLICY_VIOLATION: 1008,
+  /** A message over the size limit before the client was admitted. */
+  MESSAGE_TOO_BIG: 1009,
   /** Unexpected server error. */
   INTERNAL_ERROR: 1011,
   /** Try again later: the client could not keep up (its buffer did not drain in time). */
@@ -134,6 +136,7 @@ export const CloseReason = {
   SERVER_FULL: "server full",
   HANDSHAKE_TIMEOUT: "handshake too slow",
   SEND_FAILED: "send failed",
+  MESSAGE_TOO_BIG: "message too big",
   IDLE_TIMEOUT: "idle timeout",
   SHUTDOWN: "server shutting down",
 } as const;

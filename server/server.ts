@@ -4,6 +4,7 @@
  * @module
  */
 import { LogLimiter } from "../lib/log_limit.ts";
+import { redactUrl } from "../lib/secrets.ts";
 import { createVerifier } from "./auth.ts";
 import type { JwksOptions } from "./jwks.ts";
 import { startBridge } from "./bridge.ts";
@@ -39,7 +40,7 @@ export interface ServerHandle extends AsyncDisposable {
   readonly metrics: Metrics;
   /** Open WebSocket connections now, verified or not (the `sensorstream_sockets` gauge). */
   readonly sockets: number;
-  /** Resolves when the server has stopped. */
+  /** Resolves when the server has stopped; rejects when it stopped because its listener failed. */
   readonly finished: Promise<void>;
   /** Closes clients with 1001, disconnects MQTT, stops the broker and the listener. */
   shutdown(): Promise<void>;
@@ -178,12 +179,23 @@ export async function startServer(
   const httpUrl = `http://${authority}`;
   logger.info("listening", {
     url: wsUrl,
-    mqtt: mqttUrl,
+    mqtt: redactUrl(mqttUrl),
     embeddedBroker: broker !== undefined,
   });
 
-  let resolveFinished!: () => void;
-  const finished = new Promise<void>((r) => resolveFinished = r);
+  const done = Promise.withResolvers<void>();
+  let failure: Error | undefined;
+  // The listener can die under us, e.g. out of file descriptors (Deno keeps one per aborted
+  // handshake, see connection.ts): shut down and say so, so a supervisor restarts the service.
+  http.finished.catch((error: unknown) => {
+    if (stopping) return;
+    failure = new StartupError(
+      `The HTTP listener failed: ${(error as Error)?.message ?? error}. Restart the service`,
+      { cause: error },
+    );
+    logger.error("listener failed; shutting down", { error });
+    void shutdown();
+  });
   const shutdown = () =>
     stopping ??= (async () => {
       logger.info("shutting down", { clients: hub.size });
@@ -201,7 +213,8 @@ export async function startServer(
       await bridge.close();
       await broker?.close();
       logger.info("stopped");
-      resolveFinished();
+      if (failure) done.reject(failure);
+      else done.resolve();
     })();
 
   return {
@@ -216,7 +229,7 @@ export async function startServer(
     get sockets() {
       return sockets.size;
     },
-    finished,
+    finished: done.promise,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };

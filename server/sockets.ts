@@ -12,13 +12,32 @@ export interface RegisteredSocket {
   release(code: number, reason: string): void;
 }
 
-/** The set of sockets not yet released. */
+/** The set of sockets not yet released, and of those released while still lingering. */
 export class SocketRegistry {
   readonly #sockets = new Set<RegisteredSocket>();
+  readonly #lingering = new Set<RegisteredSocket>();
 
   /** Sockets not yet released. */
   get size(): number {
     return this.#sockets.size;
+  }
+
+  /**
+   * Released sockets whose peer never answered our close: they no longer count, but the runtime
+   * keeps them (and their buffers) until the peer lets go of the connection.
+   */
+  get lingering(): number {
+    return this.#lingering.size;
+  }
+
+  /** Records a released socket that the runtime still holds. */
+  linger(socket: RegisteredSocket): void {
+    this.#lingering.add(socket);
+  }
+
+  /** The runtime let go of a socket (its close event came). */
+  forget(socket: RegisteredSocket): void {
+    this.#lingering.delete(socket);
   }
 
   /** Registers a socket. */
@@ -39,5 +58,6 @@ export class SocketRegistry {
   /** Releases every socket now (the end of shutdown: nothing may outlive the server). */
   releaseAll(code: number, reason: string): void {
     for (const socket of [...this.#sockets]) socket.release(code, reason);
+    this.#lingering.clear();
   }
 }

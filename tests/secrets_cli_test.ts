@@ -43,6 +43,14 @@ Deno.test("a broker password with '@', '/' and ':' works and never appears in an
   assert.equal(await proc.stop(), 0);
   assertNoSecret(proc.stdout, password, "stdout");
   assertNoSecret(proc.stderr, password, "stderr");
+  assert.match(proc.stderr, /warning: --mqtt-url carries credentials/);
+});
+
+Deno.test("a mistyped secret flag is not echoed back in the usage error", async () => {
+  const { code, stderr } = await runMain(["serve", `--jwt-secrt=${SECRET}`, "stray-argument"]);
+  assert.equal(code, 2);
+  assert.match(stderr, /unknown option '--jwt-secrt=\*\*\*'/);
+  assertNoSecret(stderr, SECRET, "the usage error");
 });
 
 Deno.test("an unparseable broker URL is refused without showing its password", async (t) => {

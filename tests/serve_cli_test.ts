@@ -1,7 +1,8 @@
 /** `serve` run exactly as a user runs it. */
 import assert from "node:assert/strict";
-import { freePort, mintTestToken, TEST_SECRET, within, WsProbe } from "./_helpers.ts";
-import { MainProcess, runMain } from "./_cli.ts";
+import { freePort, mintTestToken, TEST_SECRET, waitForPort, within, WsProbe } from "./_helpers.ts";
+import { cleanEnv, MainProcess, runMain } from "./_cli.ts";
+import { resetAt } from "./_raw_peers.ts";
 
 Deno.test("serve: SIGTERM closes clients with 1001 and exits 0 within 5 s", async () => {
   await using proc = new MainProcess(
@@ -78,4 +79,51 @@ Deno.test("serve: embedded broker port busy exits 1 naming --mqtt-url", async ()
   } finally {
     blocker.close();
   }
+});
+
+Deno.test({
+  name: "serve out of file descriptors shuts down and exits 1 saying why",
+  // Deno keeps a socket for each handshake reset before its 101; with a low descriptor limit a
+  // few hundred of them exhaust it. serve must then stop cleanly, not hang or crash unexplained.
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const port = freePort();
+    const child = new Deno.Command("prlimit", {
+      args: [
+        "--nofile=160:160",
+        Deno.execPath(),
+        "run",
+        "--allow-net",
+        "--allow-env",
+        new URL("../main.ts", import.meta.url).pathname,
+        "serve",
+        "--port",
+        String(port),
+        "--hostname",
+        "127.0.0.1",
+        "--mqtt-port",
+        "0",
+      ],
+      env: { ...cleanEnv(), JWT_SECRET: TEST_SECRET },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = child.output();
+    try {
+      await waitForPort(port, 15_000);
+      // Enough resets to run past the limit; later ones may fail once nothing accepts.
+      for (let i = 0; i < 250; i++) await resetAt(port, "request").catch(() => {});
+      const out = await within(15_000, output, "serve exiting");
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, stderr);
+      assert.match(stderr, /listener failed/);
+      assert.match(stderr, /error: The HTTP listener failed: .*Restart the service/);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await output.catch(() => {});
+    }
+  },
 });

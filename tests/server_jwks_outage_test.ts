@@ -5,12 +5,14 @@
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { jwksKeys } from "../server/jwks.ts";
-import { recordingLogger, WsProbe } from "./_helpers.ts";
+import { recordingLogger, within, WsProbe } from "./_helpers.ts";
 import { startTestServer } from "./_server.ts";
 
 /** A JWKS endpoint whose behaviour the test switches: up, failing (500), or hanging. */
 class Provider implements AsyncDisposable {
-  mode: "up" | "error" | "hang" | "slow" = "up";
+  mode: "up" | "error" | "hang" | "slow" | "gated" = "up";
+  /** In `gated` mode, answers wait for this. */
+  readonly gate = Promise.withResolvers<void>();
   fetches = 0;
   #inFlight = 0;
   maxInFlight = 0;
@@ -24,6 +26,7 @@ class Provider implements AsyncDisposable {
       try {
         if (this.mode === "hang") await this.#release.promise;
         if (this.mode === "slow") await new Promise((r) => setTimeout(r, 300));
+        if (this.mode === "gated") await this.gate.promise;
         if (this.mode === "error") return new Response("upstream down", { status: 503 });
         return Response.json({ keys });
       } finally {
@@ -38,6 +41,7 @@ class Provider implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.#release.resolve();
+    this.gate.resolve();
     await this.#server.shutdown();
   }
 }
@@ -129,21 +133,54 @@ Deno.test("stale keys are served for at most the stale limit", async () => {
   );
 });
 
-Deno.test("before its token is checked, a socket holds only a few text frames", async () => {
+Deno.test("before its token is checked, a socket holds only a few text frames", async (t) => {
   await using provider = new Provider([jwk]);
   provider.mode = "slow"; // the token check takes 300 ms: the client talks meanwhile
   await using server = await startTestServer({
     auth: { secret: undefined, jwksUrl: provider.url },
   });
-  await using probe = new WsProbe(server.wsUrl, {
-    headers: { authorization: `Bearer ${await sign()}` },
+  const connect = async () => {
+    const probe = new WsProbe(server.wsUrl, {
+      headers: { authorization: `Bearer ${await sign()}` },
+    });
+    await probe.opened;
+    return probe;
+  };
+  await t.step("binary frames are dropped, text frames beyond 16 too", async () => {
+    await using probe = await connect();
+    probe.ws.send(new Uint8Array([1, 2, 3]));
+    for (let i = 0; i < 20; i++) probe.send({ type: "ping" });
+    await probe.next("connection_status", 5_000);
+    probe.send({ type: "ping" });
+    await probe.until((m) => m.filter((x) => x.type === "pong").length === 17);
+    assert.equal(probe.of("error").length, 0, "nothing early was answered with an error");
   });
-  await probe.opened;
-  probe.ws.send(new Uint8Array([1, 2, 3])); // binary: dropped unread
-  probe.send("x".repeat(70 * 1024)); // over the message limit: dropped
-  for (let i = 0; i < 20; i++) probe.send({ type: "ping" }); // only 16 are kept
-  await probe.next("connection_status", 5_000);
-  probe.send({ type: "ping" });
-  await probe.until((m) => m.filter((x) => x.type === "pong").length === 17);
-  assert.equal(probe.of("error").length, 0, "nothing early was answered with an error");
+  await t.step("a frame over the message limit closes the socket with 1009", async () => {
+    provider.mode = "gated"; // the token check waits until the close has come
+    await using probe = await connect();
+    probe.send("x".repeat(70 * 1024));
+    try {
+      assert.deepEqual(await within(5_000, probe.closed), {
+        code: 1009,
+        reason: "message too big",
+      });
+    } finally {
+      provider.gate.resolve();
+    }
+    assert.equal(probe.of("connection_status").length, 0);
+  });
+});
+
+Deno.test("an expired token is 1008 even while the identity provider is down", async () => {
+  await using provider = new Provider([jwk]);
+  provider.mode = "error";
+  await using server = await startTestServer(
+    { auth: { secret: undefined, jwksUrl: provider.url } },
+    { jwks: { timeoutMs: 300 } },
+  );
+  const expired = await new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "k1" })
+    .setSubject("old").setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
+    .setExpirationTime(Math.floor(Date.now() / 1000) - 3600).sign(privateKey);
+  assert.equal(await attempt(server.wsUrl, expired), "1008 token expired");
+  assert.equal(provider.fetches, 0, "no key was looked up for it");
 });

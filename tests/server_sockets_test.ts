@@ -85,10 +85,19 @@ Deno.test("a peer that never answers our close frame is released after the grace
     // ...until the close grace runs out and they are released.
     await waitFor(() => server.sockets === 0, RELEASE_MS, "silent sockets released");
     assert.equal(server.metrics.socketsAbandoned.get("close"), cap);
+    // Deno still holds them while their peers hold TCP: visible, but not counted for admission.
+    assert.equal(await scrape(server, "sensorstream_sockets_lingering"), cap);
     await assertValidClientConnects(server);
   } finally {
     for (const conn of silent) conn.close();
   }
+  await waitFor(() => server.sockets === 0, RELEASE_MS);
+  let lingering = cap;
+  const deadline = Date.now() + RELEASE_MS;
+  while (lingering > 0 && Date.now() < deadline) {
+    lingering = await scrape(server, "sensorstream_sockets_lingering");
+  }
+  assert.equal(lingering, 0, "a lingering socket is forgotten once its peer lets go");
 });
 
 Deno.test("an idle peer that stops answering pings is dropped within the idle timeout", async () => {
@@ -100,6 +109,7 @@ Deno.test("an idle peer that stops answering pings is dropped within the idle ti
     // It reads nothing and answers no ping: Deno closes it after the idle timeout.
     await waitFor(() => server.sockets === 0, RELEASE_MS, "dead peer dropped");
     assert.equal(await scrape(server, "sensorstream_clients"), 0);
+    assert.equal(server.metrics.disconnects.get("idle timeout"), 1);
   } finally {
     conn.close();
   }

@@ -185,6 +185,23 @@ Deno.test("client messages: ping gets pong, garbage gets an error, endless garba
   assert.deepEqual(probe.invalid, []);
 });
 
+Deno.test("a client flooding garbage still receives its 1008 close frame and reason", async () => {
+  // Deno drops a closing socket as soon as one more frame arrives; the server waits for the
+  // flood to pause before it closes, so the reason is not lost.
+  await using server = await startTestServer();
+  const probes = await Promise.all(Array.from({ length: 20 }, () => connectClient(server)));
+  for (const probe of probes) {
+    await probe.next("connection_status");
+    for (let i = 0; i < 100; i++) probe.send("garbage");
+  }
+  for (const probe of probes) {
+    assert.deepEqual(await within(5_000, probe.closed), {
+      code: 1008,
+      reason: "too many invalid messages",
+    });
+  }
+});
+
 Deno.test("closed clients are forgotten and active_clients counts the others", async () => {
   await using server = await startTestServer();
   const a = await connectClient(server);

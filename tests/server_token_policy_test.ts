@@ -80,6 +80,14 @@ Deno.test("the token matrix: no bad token gets in, by query or by header", async
       });
     }
   }
+  await t.step("an Authorization header that is not Bearer does not hide ?token=", async () => {
+    // A browser behind a Basic-auth proxy sends its Basic credentials on the upgrade too.
+    const probe = new WsProbe(`${server.wsUrl}?token=${await hs256()}`, {
+      headers: { authorization: "Basic ZmllbGQ6dGVhbQ==" },
+    });
+    await probe.next("connection_status");
+    await probe.close();
+  });
   await t.step("a valid token gets in by either transport", async () => {
     for (const transport of ["query", "header"] as const) {
       assert.equal((await attempt(server.wsUrl, await hs256(), transport)).admitted, true);
