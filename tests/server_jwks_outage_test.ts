@@ -136,9 +136,10 @@ Deno.test("stale keys are served for at most the stale limit", async () => {
 Deno.test("before its token is checked, a socket holds only a few text frames", async (t) => {
   await using provider = new Provider([jwk]);
   provider.mode = "slow"; // the token check takes 300 ms: the client talks meanwhile
-  await using server = await startTestServer({
-    auth: { secret: undefined, jwksUrl: provider.url },
-  });
+  await using server = await startTestServer(
+    { auth: { secret: undefined, jwksUrl: provider.url } },
+    { jwks: { cacheMaxAgeMs: 0 } }, // every token check fetches, so the provider sets its pace
+  );
   const connect = async () => {
     const probe = new WsProbe(server.wsUrl, {
       headers: { authorization: `Bearer ${await sign()}` },
