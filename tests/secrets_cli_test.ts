@@ -8,8 +8,15 @@ import { MainProcess, runMain } from "./_cli.ts";
 
 const LOCAL = ["--port", "0", "--hostname", "127.0.0.1", "--mqtt-port", "0"];
 
-/** A JWT secret no output could contain by chance. */
-const SECRET = `S3cret-${crypto.randomUUID()}`;
+/** A secret no output could contain by chance: random letters from g-z (no hex, no words). */
+function randomSecret(length = 40): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(length)),
+    (b) => "ghijklmnopqrstuvwxyz"[b % 20],
+  ).join("");
+}
+const SECRET = randomSecret();
+const MQTT_FILE_PASSWORD = randomSecret(24);
 
 /** Fails when `secret`, or a telling piece of it (6 characters), appears in `text`. */
 function assertNoSecret(text: string, secret: string, where: string): void {
@@ -68,10 +75,10 @@ Deno.test("an unparseable broker URL is refused without showing its password", a
 
 Deno.test("secrets from files: JWT_SECRET_FILE and MQTT_PASSWORD_FILE", async () => {
   const jwt = await secretFile(SECRET + "\n");
-  const mqtt = await secretFile("hunter2-from-file\n");
+  const mqtt = await secretFile(MQTT_FILE_PASSWORD + "\n");
   try {
     await using mosquitto = await startMosquitto(undefined, {
-      users: { field: "hunter2-from-file" },
+      users: { field: MQTT_FILE_PASSWORD },
     });
     await using proc = new MainProcess(
       ["serve", ...LOCAL, "--mqtt-url", mosquitto.url, "--mqtt-username", "field"],
@@ -87,7 +94,7 @@ Deno.test("secrets from files: JWT_SECRET_FILE and MQTT_PASSWORD_FILE", async ()
     await probe.next("connection_status", 5_000);
     assert.equal(await proc.stop(), 0);
     assertNoSecret(proc.stdout + proc.stderr, SECRET, "serve's output");
-    assertNoSecret(proc.stdout + proc.stderr, "hunter2-from-file", "serve's output");
+    assertNoSecret(proc.stdout + proc.stderr, MQTT_FILE_PASSWORD, "serve's output");
     assert.ok(!proc.stderr.includes("warning:"), "no process-list warning for files");
   } finally {
     await Deno.remove(jwt.dir, { recursive: true });
@@ -157,7 +164,7 @@ Deno.test("dev-mode and demo banners pass the token in SENSORSTREAM_TOKEN, not -
 });
 
 Deno.test("with MQTT credentials set, the embedded broker requires them of every client", async () => {
-  const login = { MQTT_USERNAME: "field", MQTT_PASSWORD: `pw-${crypto.randomUUID()}` };
+  const login = { MQTT_USERNAME: "field", MQTT_PASSWORD: randomSecret(24) };
   await using proc = new MainProcess(["serve", ...LOCAL], { JWT_SECRET: TEST_SECRET, ...login });
   const [, mqttUrl] = await proc.waitForOutput(/MQTT broker: (mqtt:\/\/\S+)/);
   await waitFor(() => proc.stderr.includes("mqtt connected"), 10_000, "the bridge logged in");
