@@ -1,5 +1,6 @@
 /** What every subcommand's action receives. @module */
 import type { CliIo } from "./io.ts";
+import type { OptionTable } from "./options/table.ts";
 
 /** Shared state of one CLI run: its I/O and the exit code the action sets. */
 export interface CliContext {
@@ -8,4 +9,6 @@ export interface CliContext {
   exitCode: number;
   /** Usage text of the subcommand being run, printed with usage errors. */
   usage?: string;
+  /** Option table of the subcommand being run, to word the library's option errors. */
+  options?: OptionTable;
 }

@@ -3,41 +3,36 @@
  * that says where to look. The first command a newcomer runs.
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
-import { DEFAULT_SENSORS } from "../server/protocol.ts";
+import { Command } from "@commander-js/extra-typings";
+import { redactUrl } from "../lib/secrets.ts";
+import { DEFAULT_SENSORS } from "../protocol/mod.ts";
+import { startServer } from "../server/server.ts";
 import { mintToken } from "../server/token.ts";
 import { runSimulator } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
-import { parseDuration } from "./parse.ts";
-import { redactUrl } from "../lib/secrets.ts";
-import { startServer } from "../server/server.ts";
-import {
-  addServeOptions,
-  loggerFor,
-  serveOptionsFromFlags,
-  serveUntilSignal,
-  tailCommandLine,
-} from "./serve_command.ts";
+import { DEMO_OPTIONS } from "./options/demo.ts";
+import { addOptions, valuesOf } from "./options/table.ts";
+import { tailCommandLine } from "./serve_banner.ts";
+import { loggerFor, serveOptionsOf, serveUntilSignal } from "./serve_command.ts";
 
 /** Builds the `demo` subcommand. */
 export function demoCommand(ctx: CliContext): Command {
-  return addServeOptions(new Command("demo"))
+  const cmd = new Command("demo")
     .description("Run serve (embedded broker) and the simulator together, and show where to look.")
-    .addOption(
-      new Option("--sim-interval <duration>", "time between readings of each simulated sensor")
-        .argParser(parseDuration).default(1_000, "1s"),
-    )
     .addHelpText(
       "after",
       `
 Examples:
   $ deno task demo                       # then paste the printed tail command in a 2nd terminal
   $ deno task demo --port 8080 --mqtt-port 1884 --sim-interval 200ms`,
-    )
-    .action(async (flags, cmd) => {
+    );
+  addOptions(cmd, DEMO_OPTIONS, ctx);
+  return cmd
+    .action(async (_flags, command) => {
       const io = ctx.io;
+      const flags = valuesOf(command as unknown as Command, DEMO_OPTIONS);
       const logger = loggerFor(flags, io);
-      const options = await serveOptionsFromFlags(flags, cmd, io);
+      const options = await serveOptionsOf(command as unknown as Command, io);
       const server = await startServer(options, { logger });
       const token = server.dev?.token ??
         await mintToken(options.auth?.secret ?? "", { sub: "demo", ttlSec: 24 * 3600 }).catch(

@@ -4,10 +4,12 @@
  * @module
  */
 import { Command, CommanderError } from "@commander-js/extra-typings";
+import { OptionError } from "../lib/errors.ts";
 import { escapeControl } from "../lib/sanitize.ts";
-import { UsageError } from "../server/errors.ts";
+import { UsageError } from "./errors.ts";
 import type { CliContext } from "./context.ts";
 import { type CliIo, processIo } from "./io.ts";
+import { usageErrorOf } from "./options/table.ts";
 import { demoCommand } from "./demo_command.ts";
 import { serveCommand } from "./serve_command.ts";
 import { simulateCommand } from "./simulate_command.ts";
@@ -62,7 +64,11 @@ export async function runCli(args: string[], io?: CliIo): Promise<number> {
   } catch (error) {
     // Log lines still queued come before the error that ended the run.
     await owned?.flush();
-    return exitCodeFor(error, ctx.io, ctx.usage);
+    // The library names a bad option by its config path; say it with flag and variable.
+    const worded = error instanceof OptionError && ctx.options
+      ? usageErrorOf(error, ctx.options)
+      : error;
+    return exitCodeFor(worded, ctx.io, ctx.usage);
   } finally {
     // A short command's last log lines, unless stderr is stuck (the flush is time-bounded).
     await owned?.flush();
@@ -71,6 +77,7 @@ export async function runCli(args: string[], io?: CliIo): Promise<number> {
 }
 
 function exitCodeFor(error: unknown, io: CliIo, usage: string | undefined): number {
+  if (error instanceof OptionError) error = new UsageError(error.message, { cause: error });
   if (error instanceof CommanderError) {
     // commander has already printed its message (and usage) to stderr.
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;

@@ -4,8 +4,8 @@
  * @module
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { MAX_TIMER_MS } from "../lib/time.ts";
-import { parseSensorIds } from "../server/protocol.ts";
+import { MAX_TIMER_MS } from "../lib/clock.ts";
+import { parseSensorIds } from "../protocol/mod.ts";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -89,4 +89,11 @@ export function parseBoolean(text: string): boolean {
   if (["true", "1", "yes", "on"].includes(t)) return true;
   if (["false", "0", "no", "off", ""].includes(t)) return false;
   throw new InvalidArgumentError(`'${text}' is not true or false`);
+}
+
+/** Parses a number of seconds > 0 for an option that runs a timer. */
+export function parsePositiveSeconds(text: string): number {
+  const n = parseSeconds(text);
+  if (n === 0) throw new InvalidArgumentError(`'${text}' must be greater than 0`);
+  return n;
 }

@@ -1,36 +1,27 @@
 /**
  * Secrets on the command line: each can be given as a flag, an environment variable, or a file
  * (`--jwt-secret-file` / `JWT_SECRET_FILE`, the container convention). A flag puts the secret
- * in the process list, so it gets a warning.
+ * in the process list, so it gets a warning. The names come from the options' declarations.
  * @module
  */
 import { redactUrl, secretFromFileText } from "../lib/secrets.ts";
-import { UsageError } from "../server/errors.ts";
+import { UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
+import { type OptionNames, optionName } from "./options/table.ts";
 
-/** A secret's flag and environment variable; the file variants add `-file` / `_FILE`. */
-export interface SecretSpec {
-  /** e.g. `--jwt-secret`. */
-  flag: string;
-  /** e.g. `JWT_SECRET`. */
-  env: string;
-}
-
-/** The JWT signing secret of serve, tail and token. */
-export const JWT_SECRET: SecretSpec = { flag: "--jwt-secret", env: "JWT_SECRET" };
-/** The MQTT password of serve, demo and simulate. */
-export const MQTT_PASSWORD: SecretSpec = { flag: "--mqtt-password", env: "MQTT_PASSWORD" };
-/** The access token of tail. */
-export const TOKEN: SecretSpec = { flag: "--token", env: "SENSORSTREAM_TOKEN" };
-
-/** Where a secret came from, as commander reports it. */
+/** Where a secret came from. */
 export interface SecretInput {
   /** The secret itself (from the flag or the environment). */
   value: string | undefined;
   /** True when `value` came from the command line. */
   fromCli: boolean;
-  /** Path of a file holding it (from `--…-file` or `…_FILE`). */
+  /** Path of a file holding it (from the file option or its variable). */
   file?: string | undefined;
+}
+
+/** How messages name a secret option: its flag and, for the advice, its variable. */
+function names(spec: OptionNames): { flag: string; env: string } {
+  return { flag: /--[\w-]+/.exec(spec.flags)![0], env: spec.env ?? "" };
 }
 
 /**
@@ -39,28 +30,28 @@ export interface SecretInput {
  * cannot be read or is empty; messages name the path, never the content.
  */
 export async function resolveSecret(
-  spec: SecretSpec,
+  spec: { value: OptionNames; file?: OptionNames | undefined },
   input: SecretInput,
   io: CliIo,
 ): Promise<string | undefined> {
-  const fileFlag = `${spec.flag}-file / ${spec.env}_FILE`;
+  const { flag, env } = names(spec.value);
+  const fileName = spec.file ? optionName(spec.file) : "";
   if (input.value !== undefined && input.file !== undefined) {
-    throw new UsageError(
-      `${spec.flag} / ${spec.env} and ${fileFlag} are both set; give the secret once`,
-    );
+    throw new UsageError(`${optionName(spec.value)} and ${fileName} are both set; give it once`);
   }
   if (input.value !== undefined) {
     if (input.fromCli) {
+      const alternative = spec.file ? ` or ${names(spec.file).flag}` : "";
       io.stderr(
-        `warning: ${spec.flag} puts the secret in the process list, where other users of this ` +
-          `machine can read it (ps); use ${spec.env} or ${spec.flag}-file instead\n`,
+        `warning: ${flag} puts the secret in the process list, where other users of this ` +
+          `machine can read it (ps); use ${env}${alternative} instead\n`,
       );
     }
     return input.value;
   }
   if (input.file === undefined) return undefined;
-  const secret = secretFromFileText(await readFile(input.file, fileFlag));
-  if (secret === "") throw new UsageError(`${fileFlag}: '${input.file}' is empty`);
+  const secret = secretFromFileText(await readFile(input.file, fileName));
+  if (secret === "") throw new UsageError(`${fileName}: '${input.file}' is empty`);
   return secret;
 }
 
@@ -84,11 +75,15 @@ async function readFile(path: string, option: string): Promise<string> {
  * Warns when a URL typed on the command line carries a secret (a password, a user-name token or
  * a query value): like a secret flag, it is in the process list.
  */
-export function warnOnUrlSecret(flag: string, url: string | undefined, io: CliIo): void {
+export function warnOnUrlSecret(
+  spec: OptionNames,
+  url: string | undefined,
+  advice: string,
+  io: CliIo,
+): void {
   if (url === undefined || redactUrl(url) === url) return;
   io.stderr(
-    `warning: ${flag} carries credentials, which other users of this machine can read in the ` +
-      `process list (ps); pass them in MQTT_USERNAME and MQTT_PASSWORD (or --mqtt-password-file) ` +
-      `instead\n`,
+    `warning: ${names(spec).flag} carries credentials, which other users of this machine can ` +
+      `read in the process list (ps); ${advice}\n`,
   );
 }

@@ -3,7 +3,7 @@
  * otherwise.
  * @module
  */
-import type { Logger, LogLevel } from "../server/log.ts";
+import type { Logger, LogLevel } from "../lib/log.ts";
 import type { SimulatorStatus, SimulatorSummary } from "../sim/mod.ts";
 import type { CliIo } from "./io.ts";
 

@@ -2,59 +2,24 @@
  * `tail`: flags -> tail client -> live table, NDJSON or one line per reading.
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
-import { UsageError } from "../server/errors.ts";
+import { Command } from "@commander-js/extra-typings";
+import { UsageError } from "./errors.ts";
 import { MIN_SECRET_BYTES, mintToken } from "../server/token.ts";
 import { runTail, type TailOptions } from "../tail/client.ts";
 import { createOutput, type OutputFormat } from "../tail/output.ts";
-import { DEFAULT_STREAM_URL, displayUrl, normalizeStreamUrl, tokenInUrl } from "../tail/url.ts";
+import { displayUrl, normalizeStreamUrl, tokenInUrl } from "../tail/url.ts";
 import type { CliContext } from "./context.ts";
-import { intInRange, parseDuration, parseSensorList } from "./parse.ts";
-import { JWT_SECRET, resolveSecret, TOKEN } from "./secrets.ts";
+import { NO_COLOR_ENV, TAIL_OPTIONS } from "./options/tail.ts";
+import { addOptions, fromCommandLine, optionName, valuesOf } from "./options/table.ts";
+import { resolveSecret } from "./secrets.ts";
 
 /** Lifetime of a token `tail` mints itself; a fresh one is minted for every connection. */
 const MINTED_TTL_SEC = 12 * 3_600;
 
 /** Builds the `tail` subcommand. */
 export function tailCommand(ctx: CliContext): Command {
-  return new Command("tail")
+  const cmd = new Command("tail")
     .description("Show live sensor readings from a sensorstream server.")
-    .option("--url <url>", "WebSocket endpoint of serve", DEFAULT_STREAM_URL)
-    .option(
-      "--token <jwt>",
-      "access token (default: $SENSORSTREAM_TOKEN, which stays out of the process list)",
-    )
-    .option(
-      "--jwt-secret <secret>",
-      "mint a token locally with the secret serve uses (default: $JWT_SECRET)",
-    )
-    .option(
-      "--jwt-secret-file <path>",
-      "read that secret from a file (default: $JWT_SECRET_FILE)",
-    )
-    .addOption(
-      new Option("--sensors <ids>", "only these sensors, comma-separated, e.g. V1,V3")
-        .argParser(parseSensorList),
-    )
-    .addOption(
-      new Option(
-        "--format <format>",
-        "table (terminal default), json (NDJSON, piped default), line",
-      )
-        .choices(["table", "json", "line"] as const),
-    )
-    .option("--json", "same as --format json")
-    .addOption(
-      new Option("--count <n>", "exit after this many readings")
-        .argParser(intInRange(1, Number.MAX_SAFE_INTEGER)),
-    )
-    .addOption(
-      new Option(
-        "--connect-timeout <duration>",
-        "give up when serve cannot be reached for this long",
-      )
-        .argParser(parseDuration).default(10_000, "10s"),
-    )
     .addHelpText(
       "after",
       `
@@ -68,8 +33,12 @@ Examples:
   $ JWT_SECRET=... sensorstream tail --sensors V1,V3
   $ sensorstream tail --format line --url ws://sensors.example:8000/ws/sensors
   $ sensorstream tail --json --count 10 | jq -c 'select(.type == "sensor_reading") | .data'`,
-    )
-    .action(async (flags, cmd) => {
+    );
+  addOptions(cmd, TAIL_OPTIONS, ctx);
+  return cmd
+    .action(async (_flags, command) => {
+      const flags = valuesOf(command as unknown as Command, TAIL_OPTIONS);
+      const cmd = command as unknown as Command;
       const io = ctx.io;
       let url: URL;
       try {
@@ -77,17 +46,19 @@ Examples:
       } catch (error) {
         throw new UsageError(`--url: ${(error as Error).message}`, { cause: error });
       }
-      // A `?token=` in --url (the banner of serve prints one) is sent as a header instead.
-      const fromCli = (key: string) => cmd.getOptionValueSource(key) === "cli";
-      const given = await resolveSecret(TOKEN, {
-        value: flags.token ?? tokenInUrl(url) ?? io.env("SENSORSTREAM_TOKEN"),
-        fromCli: fromCli("token"),
+      // A `?token=` in --url (the banner of serve prints one) is sent as a header instead; it
+      // comes after --token and before the variable.
+      const o = TAIL_OPTIONS;
+      const typed = fromCommandLine(cmd, "token");
+      const given = await resolveSecret({ value: o.token }, {
+        value: typed ? flags.token : tokenInUrl(url) ?? flags.token,
+        fromCli: typed,
       }, io);
       const token = await resolveToken(given, {
-        secret: await resolveSecret(JWT_SECRET, {
-          value: flags.jwtSecret ?? io.env("JWT_SECRET"),
-          fromCli: fromCli("jwtSecret"),
-          file: flags.jwtSecretFile ?? io.env("JWT_SECRET_FILE"),
+        secret: await resolveSecret({ value: o.jwtSecret, file: o.jwtSecretFile }, {
+          value: flags.jwtSecret,
+          fromCli: fromCommandLine(cmd, "jwtSecret"),
+          file: flags.jwtSecretFile,
         }, io),
       });
       const format: OutputFormat = flags.json
@@ -98,7 +69,7 @@ Examples:
         stdout: io.stdout,
         stderr: io.stderr,
         url: displayUrl(url),
-        color: !io.env("NO_COLOR"),
+        color: !io.env(NO_COLOR_ENV),
         columns: () => io.columns,
         rows: () => io.rows,
       });
@@ -131,9 +102,10 @@ async function resolveToken(
   if (token) return token;
   const secret = options.secret;
   if (!secret) {
+    const { token, jwtSecret } = TAIL_OPTIONS;
     throw new UsageError(
-      "tail needs a token: pass --token or set SENSORSTREAM_TOKEN (get one with " +
-        "`sensorstream token --sub me`), or set JWT_SECRET / --jwt-secret to the secret serve " +
+      `tail needs a token: set ${token.env} or pass --token (get one with ` +
+        `\`sensorstream token --sub me\`), or set ${optionName(jwtSecret)} to the secret serve ` +
         "uses and tail mints its own",
     );
   }

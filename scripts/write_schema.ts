@@ -1,5 +1,5 @@
 /** `deno task schema`: writes the protocol's JSON Schema to docs/protocol.schema.json. */
-import { protocolJsonSchema } from "../server/protocol.ts";
+import { protocolJsonSchema } from "../protocol/mod.ts";
 
 /** The file's exact text, shared with the test that keeps it up to date. */
 export function schemaText(): string {

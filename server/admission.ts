@@ -5,7 +5,7 @@
  */
 import type { Claims } from "./auth.ts";
 import { AuthError } from "./errors.ts";
-import { CloseCode, CloseReason, parseSensorIds } from "./protocol.ts";
+import { type CloseEntry, CLOSES, parseSensorIds } from "../protocol/mod.ts";
 
 /** What the server knows when it decides. */
 export interface AdmissionInput {
@@ -31,8 +31,8 @@ export type Admission =
   }
   | {
     admitted: false;
-    code: number;
-    reason: string;
+    /** How the client is closed. */
+    close: CloseEntry;
     /** For the operator's log (never the token). */
     detail: string;
   };
@@ -43,8 +43,7 @@ export function decideAdmission(input: AdmissionInput): Admission {
   if (verdict instanceof AuthError) {
     return {
       admitted: false,
-      code: verdict.closeCode,
-      reason: verdict.code,
+      close: verdict.close,
       detail: verdict.message,
     };
   }
@@ -52,17 +51,15 @@ export function decideAdmission(input: AdmissionInput): Admission {
   if (wanted?.bad !== undefined) {
     return {
       admitted: false,
-      code: CloseCode.POLICY_VIOLATION,
-      reason: CloseReason.INVALID_SENSORS,
+      close: CLOSES.INVALID_SENSORS,
       detail: "?sensors= names an invalid sensor id",
     };
   }
   if (input.clients >= input.maxClients) {
     return {
       admitted: false,
-      code: CloseCode.TRY_AGAIN_LATER,
-      reason: CloseReason.SERVER_FULL,
-      detail: `${input.clients} clients connected (--max-clients)`,
+      close: CLOSES.SERVER_FULL,
+      detail: `${input.clients} clients connected (the client limit)`,
     };
   }
   const ids = wanted && wanted.ids.length > 0 ? wanted.ids : null;

@@ -5,9 +5,10 @@
  */
 import { decodeJwt, errors, type JWTPayload, jwtVerify, type JWTVerifyOptions } from "jose";
 import type { AuthConfig } from "./config.ts";
-import { AuthError, UsageError } from "./errors.ts";
+import { AuthError } from "./errors.ts";
+import { OptionError } from "../lib/errors.ts";
 import { jwksKeys, type JwksOptions, JwksUnavailableError } from "./jwks.ts";
-import { SENSOR_ID_PATTERN } from "./protocol.ts";
+import { SENSOR_ID_PATTERN } from "../protocol/mod.ts";
 import { MIN_SECRET_BYTES } from "./token.ts";
 
 /** Longest token accepted, bytes; longer ones are refused unread (real JWTs are < 2 KiB). */
@@ -44,7 +45,7 @@ export const JWKS_ALGORITHMS: readonly string[] = [
 
 /**
  * Builds a verifier for `auth`, which must set exactly one of `secret` and `jwksUrl`.
- * Throws `UsageError` for a secret under 32 bytes or a JWKS URL that is not http(s).
+ * Throws `OptionError` for a secret under 32 bytes or a JWKS URL that is not http(s).
  */
 export function createVerifier(
   auth: AuthConfig,
@@ -64,8 +65,9 @@ export function createVerifier(
   if (auth.secret !== undefined) {
     const key = new TextEncoder().encode(auth.secret);
     if (key.length < MIN_SECRET_BYTES) {
-      throw new UsageError(
-        `JWT_SECRET is ${key.length} bytes; use at least ${MIN_SECRET_BYTES} ` +
+      throw new OptionError(
+        "auth.secret",
+        `is ${key.length} bytes; use at least ${MIN_SECRET_BYTES} ` +
           `(e.g. JWT_SECRET=$(openssl rand -hex 32))`,
       );
     }
@@ -131,9 +133,10 @@ function jwksUrlOf(value: string): URL {
     url = new URL(value);
   } catch { /* reported below */ }
   if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
-    throw new UsageError(
-      `JWT_JWKS_URL '${value}' is not an http(s) URL; use the identity provider's JWKS ` +
-        `endpoint, e.g. https://auth.example.com/.well-known/jwks.json`,
+    throw new OptionError(
+      "auth.jwksUrl",
+      `'${value}' is not an http(s) URL; use the identity provider's JWKS endpoint, e.g. ` +
+        `https://auth.example.com/.well-known/jwks.json`,
     );
   }
   return url;

@@ -6,14 +6,15 @@
  */
 import mqtt, { type MqttClient } from "mqtt";
 import type { MqttConfig } from "./config.ts";
-import { redactUrl } from "./broker_url.ts";
+import { redactUrl } from "../lib/broker_url.ts";
 import { LogLimiter } from "../lib/log_limit.ts";
 import { clipForLog as clip } from "../lib/sanitize.ts";
-import { type Logger, silentLogger } from "./log.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
 import type { Metrics } from "./metrics.ts";
-import { topicMatcher } from "./protocol.ts";
+import { topicMatcher } from "../protocol/mod.ts";
 import { type InvalidReason, parseReading } from "./reading.ts";
-import { type Clock, systemClock, Throttle } from "./throttle.ts";
+import { type Clock, systemClock } from "../lib/clock.ts";
+import { Throttle } from "./throttle.ts";
 
 /** The last reading of a sensor, serialized once. */
 export interface LatestReading {

@@ -18,8 +18,8 @@ import {
   RetainedBudget,
 } from "./broker_limits.ts";
 import { brokerAuthenticator } from "./broker_auth.ts";
-import { StartupError } from "./errors.ts";
-import { type LogFields, type Logger, silentLogger } from "./log.ts";
+import { StartupError } from "../lib/errors.ts";
+import { type LogFields, type Logger, silentLogger } from "../lib/log.ts";
 
 /** A running embedded broker. */
 export interface EmbeddedBroker extends AsyncDisposable {

@@ -7,20 +7,20 @@
  * @module
  */
 import type { LogLimiter } from "../lib/log_limit.ts";
-import { MAX_TIMER_MS } from "../lib/time.ts";
+import { MAX_TIMER_MS } from "../lib/clock.ts";
 import type { Claims, Verifier } from "./auth.ts";
 import { decideAdmission } from "./admission.ts";
 import type { LatestReading } from "./bridge.ts";
 import type { LimitsConfig } from "./config.ts";
 import { AuthError } from "./errors.ts";
 import type { Hub } from "./hub.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../lib/log.ts";
 import type { Metrics } from "./metrics.ts";
-import { CloseCode, CloseReason, envelopeOf } from "./protocol.ts";
+import { type CloseEntry, CLOSES, envelopeOf } from "../protocol/mod.ts";
 import { ClientSession } from "./session.ts";
 import { SocketTransport } from "./socket_transport.ts";
 import type { SocketRegistry } from "./sockets.ts";
-import type { Clock } from "./throttle.ts";
+import type { Clock } from "../lib/clock.ts";
 
 /** What a connection needs from the server. */
 export interface ConnectionDeps {
@@ -68,7 +68,7 @@ const CLOSE_QUIET_MAX_MS = 2_000;
 const LEAK_WARNING_EVERY = 1_000;
 
 /** How a socket that opens after its handshake deadline is closed. */
-const LATE_OPEN = { code: CloseCode.TRY_AGAIN_LATER, reason: CloseReason.HANDSHAKE_TIMEOUT };
+const LATE_OPEN = CLOSES.HANDSHAKE_TIMEOUT;
 
 type Stage = "handshake" | "verifying" | "connected" | "closing" | "released";
 
@@ -131,7 +131,7 @@ export class Connection {
   }
 
   /** Closes with `code` and `reason`; released when the peer answers or the grace runs out. */
-  close(code: number, reason: string): void {
+  close({ code, reason }: Pick<CloseEntry, "code" | "reason">): void {
     if (this.#stage === "closing" || this.#stage === "released") return;
     this.#stage = "closing";
     this.#closedWith = { code, reason };
@@ -193,9 +193,9 @@ export class Connection {
     this.#deps.sockets.forget(this);
     if (code === 1001 && reason === DENO_IDLE_REASON && this.#closedWith === undefined) {
       // Deno's own ping timeout: the server dropped a dead peer.
-      this.#closedWith = { code, reason: CloseReason.IDLE_TIMEOUT };
+      this.#closedWith = CLOSES.IDLE_TIMEOUT;
       if (this.#clientId !== undefined) {
-        this.#deps.metrics.disconnects.inc(CloseReason.IDLE_TIMEOUT);
+        this.#deps.metrics.disconnects.inc(CLOSES.IDLE_TIMEOUT.reason);
       }
     }
     this.release(code, reason);
@@ -236,8 +236,8 @@ export class Connection {
     if (frameSize(data) > this.#deps.limits.maxMessageBytes) {
       // Deno has read the frame whole already; a peer that does this before it is even known
       // gets no second chance.
-      this.#deps.metrics.rejections.inc(CloseReason.MESSAGE_TOO_BIG);
-      return this.close(CloseCode.MESSAGE_TOO_BIG, CloseReason.MESSAGE_TOO_BIG);
+      this.#deps.metrics.rejections.inc(CLOSES.MESSAGE_TOO_BIG.reason);
+      return this.close(CLOSES.MESSAGE_TOO_BIG);
     }
     if (typeof data !== "string" || this.#early.length >= MAX_EARLY_MESSAGES) return;
     if (this.#earlyBytes + data.length > this.#deps.limits.maxMessageBytes) return;
@@ -265,24 +265,24 @@ export class Connection {
       clients: deps.hub.size,
       maxClients: deps.limits.maxClients,
     });
-    if (!decision.admitted) return this.#refuse(decision.code, decision.reason, decision.detail);
+    if (!decision.admitted) return this.#refuse(decision.close, decision.detail);
     this.#admit(decision.claims, decision.subscriptions, decision.denied);
   }
 
-  #refuse(code: number, reason: string, detail: string): void {
+  #refuse(close: CloseEntry, detail: string): void {
     const { metrics, logger, clock, refusalLog } = this.#deps;
-    metrics.rejections.inc(reason);
+    metrics.rejections.inc(close.reason);
     const decision = refusalLog.take(clock.now());
     if (decision.log) {
       logger.info("client rejected", {
         remote: this.#request.remoteAddr,
-        code,
-        reason,
+        code: close.code,
+        reason: close.reason,
         detail,
         suppressed: decision.suppressed,
       });
     }
-    this.close(code, reason);
+    this.close(close);
   }
 
   #admit(claims: Claims, subscriptions: string[] | null, denied: string[]): void {
@@ -290,7 +290,10 @@ export class Connection {
     const id = newClientId(hub);
     this.#clientId = id;
     this.#stage = "connected";
-    const transport = new SocketTransport(this.#socket, (code, reason) => this.close(code, reason));
+    const transport = new SocketTransport(
+      this.#socket,
+      (code, reason) => this.close({ code, reason }),
+    );
     const client = hub.add(
       {
         id,
@@ -341,8 +344,8 @@ export class Connection {
     const ms = closeAt - clock.now();
     this.#expiry = clock.setTimeout(() => {
       if (closeAt > clock.now()) return this.#armExpiry(closeAt);
-      metrics.disconnects.inc(CloseReason.TOKEN_EXPIRED);
-      this.close(CloseCode.POLICY_VIOLATION, CloseReason.TOKEN_EXPIRED);
+      metrics.disconnects.inc(CLOSES.TOKEN_EXPIRED.reason);
+      this.close(CLOSES.TOKEN_EXPIRED);
     }, Math.max(0, Math.min(ms, MAX_TIMER_MS)));
   }
 
@@ -353,9 +356,9 @@ export class Connection {
       metrics,
       limits,
       now: () => clock.now(),
-      close: (code, reason) => {
-        metrics.disconnects.inc(reason);
-        this.close(code, reason);
+      close: (close) => {
+        metrics.disconnects.inc(close.reason);
+        this.close(close);
       },
     });
     const queued = this.#early;

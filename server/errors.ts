@@ -1,30 +1,23 @@
 /**
- * The few error classes callers catch. Bad input otherwise raises built-ins
- * (`TypeError`, `RangeError`); every message says what failed, the value, and what to do.
+ * Why a client's token was refused, or could not be checked.
  * @module
  */
-import { CloseCode, CloseReason } from "./protocol.ts";
-
-/** Invalid command-line or configuration input; the CLI exits with code 2. */
-export class UsageError extends Error {
-  /** Process exit code for this error. */
-  readonly exitCode = 2;
-  /** Creates a usage error; `message` says what is wrong and how to fix it. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "UsageError";
-  }
-}
+import { CLOSES, type CloseEntry } from "../protocol/mod.ts";
 
 /** Why a token was refused; each is also the WebSocket close reason. */
-export type AuthErrorCode = typeof CloseReason[
+export type AuthErrorCode = typeof CLOSES[
   "MISSING_TOKEN" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "AUTH_UNAVAILABLE"
-];
+]["reason"];
+
+const BY_REASON = new Map<string, CloseEntry>(
+  [CLOSES.MISSING_TOKEN, CLOSES.INVALID_TOKEN, CLOSES.TOKEN_EXPIRED, CLOSES.AUTH_UNAVAILABLE]
+    .map((e) => [e.reason, e]),
+);
 
 /**
  * A token was refused, or could not be checked. `code` is the close reason sent to the client;
- * `closeCode` is 1013 (try again later) when the identity provider could not be reached, else
- * 1008 (policy violation).
+ * {@link AuthError.close} is its close-table entry (1013 when the identity provider could not
+ * be reached, else 1008).
  */
 export class AuthError extends Error {
   /** The close reason sent to the client. */
@@ -36,19 +29,8 @@ export class AuthError extends Error {
     this.code = code;
   }
 
-  /** The WebSocket close code for this refusal. */
-  get closeCode(): number {
-    return this.code === CloseReason.AUTH_UNAVAILABLE
-      ? CloseCode.TRY_AGAIN_LATER
-      : CloseCode.POLICY_VIOLATION;
-  }
-}
-
-/** Something the service needs at start (a port, a broker) is not available; exit code 1. */
-export class StartupError extends Error {
-  /** Creates a startup error; `message` names the fix. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StartupError";
+  /** How the client is closed for it. */
+  get close(): CloseEntry {
+    return BY_REASON.get(this.code)!;
   }
 }

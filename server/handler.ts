@@ -4,7 +4,7 @@
  * @module
  */
 import { type ConnectionDeps, runConnection } from "./connection.ts";
-import { WS_PATH } from "./protocol.ts";
+import { WS_PATH } from "../protocol/mod.ts";
 
 /** What the handler needs from the rest of the server. */
 export interface HandlerDeps extends ConnectionDeps {

@@ -14,10 +14,10 @@
  * closes it with 1013 after `slowClientTimeoutMs`.
  * @module
  */
-import { silentLogger } from "./log.ts";
-import type { Logger } from "./log.ts";
-import { CloseCode, CloseReason } from "./protocol.ts";
-import { type Clock, systemClock } from "./throttle.ts";
+import { silentLogger } from "../lib/log.ts";
+import type { Logger } from "../lib/log.ts";
+import { CLOSES } from "../protocol/mod.ts";
+import { type Clock, systemClock } from "../lib/clock.ts";
 import {
   Client,
   type ClientInfo,
@@ -224,8 +224,8 @@ export class Hub {
         });
         this.#forget(client);
         client.dropped += client.pendingCount;
-        client.closeQuietly(CloseCode.TRY_AGAIN_LATER, CloseReason.SLOW_CONSUMER);
-        this.#onClosed(CloseReason.SLOW_CONSUMER);
+        client.closeQuietly(CLOSES.SLOW_CONSUMER);
+        this.#onClosed(CLOSES.SLOW_CONSUMER.reason);
       }
     }
     if (sent > 0) this.#onSent(sent);
@@ -233,8 +233,8 @@ export class Hub {
   }
 
   /** Closes every transport with `code` and `reason` (errors ignored), then forgets them all. */
-  closeAll(code: number, reason: string): void {
-    for (const client of this.#clients.values()) client.closeQuietly(code, reason);
+  closeAll(close: { code: number; reason: string }): void {
+    for (const client of this.#clients.values()) client.closeQuietly(close);
     this.#clients.clear();
     this.#slow.clear();
   }
@@ -270,8 +270,8 @@ export class Hub {
       this.#forget(client);
       if (client.transport.readyState !== OPEN) return false;
       this.#logger.warn("send failed; dropping client", { client: client.id, error });
-      client.closeQuietly(CloseCode.INTERNAL_ERROR, CloseReason.SEND_FAILED);
-      this.#onClosed(CloseReason.SEND_FAILED);
+      client.closeQuietly(CLOSES.SEND_FAILED);
+      this.#onClosed(CLOSES.SEND_FAILED.reason);
       return false;
     }
   }

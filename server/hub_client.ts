@@ -157,7 +157,7 @@ export class Client implements HubClient {
   }
 
   /** Closes the transport, ignoring errors from an already-dead socket. */
-  closeQuietly(code: number, reason: string): void {
+  closeQuietly({ code, reason }: { code: number; reason: string }): void {
     try {
       this.transport.close(code, reason);
     } catch {

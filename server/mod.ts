@@ -2,7 +2,7 @@
  * sensorstream as a library: start the WebSocket service with its MQTT bridge, in-process.
  *
  * ```ts
- * import { startServer } from "./server/mod.ts";
+ * import { startServer } from "./mod.ts";
  *
  * await using server = await startServer({ port: 0, auth: { secret: Deno.env.get("JWT_SECRET") } });
  * console.log(`stream at ${server.wsUrl}?token=...; publish to ${server.mqttUrl}`);
@@ -13,7 +13,8 @@
  */
 export { startServer } from "./server.ts";
 export type { ServerDeps, ServerHandle } from "./server.ts";
-export { DEFAULT_CONFIG, validateConfig, withDefaults } from "./config.ts";
+export { DEFAULT_CONFIG, withDefaults } from "./config.ts";
+export { validateConfig } from "./config_check.ts";
 export type {
   AuthConfig,
   LimitsConfig,
@@ -21,8 +22,9 @@ export type {
   ServerConfig,
   ServerOptions,
 } from "./config.ts";
-export { AuthError, StartupError, UsageError } from "./errors.ts";
-export { createLogger, silentLogger } from "./log.ts";
-export type { LogFormat, Logger, LogLevel } from "./log.ts";
+export { AuthError } from "./errors.ts";
+export { OptionError, StartupError } from "../lib/errors.ts";
+export { createLogger, silentLogger } from "../lib/log.ts";
+export type { LogFormat, Logger, LogLevel } from "../lib/log.ts";
 export { mintToken } from "./token.ts";
-export * from "./protocol.ts";
+export * from "../protocol/mod.ts";

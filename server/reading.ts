@@ -3,7 +3,7 @@
  * the receive time is passed in.
  * @module
  */
-import { SensorPayloadSchema, type SensorReadingMessage } from "./protocol.ts";
+import { SensorPayloadSchema, type SensorReadingMessage } from "../protocol/mod.ts";
 
 /** Why an MQTT message was dropped; also the `reason` label of the invalid-message metric. */
 export type InvalidReason =

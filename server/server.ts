@@ -9,15 +9,16 @@ import { createVerifier } from "./auth.ts";
 import type { JwksOptions } from "./jwks.ts";
 import { startBridge } from "./bridge.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
-import { type ServerOptions, validateConfig, withDefaults } from "./config.ts";
-import { StartupError } from "./errors.ts";
+import { type ServerOptions, withDefaults } from "./config.ts";
+import { validateConfig } from "./config_check.ts";
+import { StartupError } from "../lib/errors.ts";
 import { createHandler } from "./handler.ts";
 import { Hub } from "./hub.ts";
-import { type Logger, silentLogger } from "./log.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
 import { Metrics } from "./metrics.ts";
-import { CloseCode, CloseReason, envelopeOf, WS_PATH } from "./protocol.ts";
+import { CLOSES, envelopeOf, WS_PATH } from "../protocol/mod.ts";
 import { SocketRegistry } from "./sockets.ts";
-import { type Clock, systemClock } from "./throttle.ts";
+import { type Clock, systemClock } from "../lib/clock.ts";
 import { generateDevSecret, mintToken } from "./token.ts";
 
 /** A running server. */
@@ -64,7 +65,7 @@ const LISTENER_GRACE_MS = 1_000;
 const REFUSAL_LOGS_PER_SECOND = 5;
 
 /**
- * Starts the service. Invalid options throw `UsageError` before anything starts; a port or
+ * Starts the service. Invalid options throw `OptionError` before anything starts; a port or
  * broker that cannot be had throws `StartupError`.
  */
 export async function startServer(
@@ -203,7 +204,7 @@ export async function startServer(
       // Our close frames go first, and get a moment to be sent: http.shutdown() would close
       // the sockets with a reason of its own. Real time, not the injected clock: a test clock
       // that stands still must not hang this.
-      sockets.closeAll(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN);
+      sockets.closeAll(CLOSES.SHUTDOWN);
       await waitUntil(() => sockets.size === 0, SOCKET_CLOSE_GRACE_MS);
       sockets.releaseAll(1006, "server stopped");
       // Cut, not http.shutdown(): Deno never finishes a connection whose peer reset during the

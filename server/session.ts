@@ -8,12 +8,12 @@ import type { Hub } from "./hub.ts";
 import type { Metrics } from "./metrics.ts";
 import {
   ClientMessageSchema,
-  CloseCode,
-  CloseReason,
+  type CloseEntry,
+  CLOSES,
   envelopeOf,
   ErrorCode,
   type ServerMessage,
-} from "./protocol.ts";
+} from "../protocol/mod.ts";
 
 /** The `type` of every message a client may send, from the protocol's schema. */
 const CLIENT_TYPES: readonly string[] = ClientMessageSchema.options.map((o) => o.shape.type.value);
@@ -25,7 +25,7 @@ export interface SessionDeps {
   limits: Pick<LimitsConfig, "maxMessageBytes" | "maxErrors" | "errorWindowMs">;
   now: () => number;
   /** Closes this client (the caller counts the disconnect). */
-  close(code: number, reason: string): void;
+  close(close: CloseEntry): void;
 }
 
 /** Handles one client's incoming messages. */
@@ -113,7 +113,7 @@ export class ClientSession {
       this.#errors.shift();
     }
     if (this.#errors.length > limits.maxErrors) {
-      this.#deps.close(CloseCode.POLICY_VIOLATION, CloseReason.TOO_MANY_ERRORS);
+      this.#deps.close(CLOSES.TOO_MANY_ERRORS);
       return;
     }
     if (this.#errors.length > limits.maxErrors + 1) this.#errors.shift();

@@ -7,7 +7,7 @@
 /** What the registry holds: a socket's connection. */
 export interface RegisteredSocket {
   /** Closes with a code and reason; the socket is released when the close completes. */
-  close(code: number, reason: string): void;
+  close(close: { code: number; reason: string }): void;
   /** Forgets the socket at once, whatever state it is in. */
   release(code: number, reason: string): void;
 }
@@ -51,8 +51,8 @@ export class SocketRegistry {
   }
 
   /** Closes every socket (each is released when its close completes or times out). */
-  closeAll(code: number, reason: string): void {
-    for (const socket of [...this.#sockets]) socket.close(code, reason);
+  closeAll(close: { code: number; reason: string }): void {
+    for (const socket of [...this.#sockets]) socket.close(close);
   }
 
   /** Releases every socket now (the end of shutdown: nothing may outlive the server). */

@@ -4,9 +4,9 @@
  * @module
  */
 import mqtt, { type MqttClient } from "mqtt";
-import { StartupError } from "../server/errors.ts";
-import type { Logger } from "../server/log.ts";
-import { redactUrl } from "../server/broker_url.ts";
+import { StartupError } from "../lib/errors.ts";
+import type { Logger } from "../lib/log.ts";
+import { redactUrl } from "../lib/broker_url.ts";
 
 /** Options of {@link connectWithRetry}. */
 export interface ConnectOptions {

@@ -16,15 +16,16 @@
  * @module
  */
 import type { MqttClient } from "mqtt";
-import { type Logger, silentLogger } from "../server/log.ts";
-import { sensorTopic } from "../server/protocol.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
+import { sensorTopic } from "../protocol/mod.ts";
 import { connectWithRetry } from "./connect.ts";
-import { redactUrl } from "../server/broker_url.ts";
+import { redactUrl } from "../lib/broker_url.ts";
 import { resolveOptions, type SimulatorOptions } from "./options.ts";
 import { createRandom } from "./random.ts";
 import { initialState, invalidPayload, nextReading, readingPayload } from "./sensors.ts";
 import type { SensorState } from "./sensors.ts";
-import { sleep, waitConnected, withTimeout } from "./wait.ts";
+import { sleep } from "../lib/sleep.ts";
+import { waitConnected, withTimeout } from "./wait.ts";
 
 export { createRandom } from "./random.ts";
 export type { SimulatorOptions } from "./options.ts";

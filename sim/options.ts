@@ -2,13 +2,16 @@
  * Options of the simulator: their shape, defaults and validation (before anything connects).
  * @module
  */
-import { DEFAULT_TOPIC, topicFilterProblem } from "../server/protocol.ts";
-import { parseBrokerUrl } from "../server/broker_url.ts";
+import { DEFAULT_TOPIC, topicFilterProblem } from "../protocol/mod.ts";
+import { parseBrokerUrl } from "../lib/broker_url.ts";
+import { OptionError } from "../lib/errors.ts";
 
 /** What to simulate and where to publish it. */
 export interface SimulatorOptions {
   /** Broker URL, or a bare host (`localhost` → `mqtt://localhost:1883`). */
   mqttUrl: string;
+  /** Port added to a bare-host `mqttUrl`. Default 1883. */
+  mqttPort?: number | undefined;
   username?: string | undefined;
   password?: string | undefined;
   /** Sensor ids; messages go to them round-robin. */
@@ -50,12 +53,12 @@ export type ResolvedOptions = SimulatorOptions & {
   topic: string;
 };
 
-/** Checks options once, before anything connects; throws `RangeError` / `TypeError`. */
+/**
+ * Checks options once, before anything connects; throws `OptionError` naming the option
+ * (`intervalMs`, `mqttUrl`, …), whose message says what is allowed.
+ */
 export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
-  const broker = parseBrokerUrl(options.mqttUrl, 1883);
-  if (broker.username !== undefined && options.username !== undefined) {
-    throw new RangeError("give MQTT credentials in the URL or as username/password, not both");
-  }
+  const broker = brokerOf(options);
   const o = {
     ...options,
     mqttUrl: broker.url,
@@ -64,30 +67,30 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
   };
   const positive = (name: string, v: number | undefined) => {
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) {
-      throw new RangeError(`${name} must be a number > 0, got ${v}`);
+      throw new OptionError(name, `must be a number > 0, got ${v}`);
     }
   };
-  if (o.sensors.length === 0) throw new RangeError("sensors must name at least one sensor");
+  if (o.sensors.length === 0) throw new OptionError("sensors", "must name at least one sensor");
   if (o.intervalMs !== undefined && o.ratePerSec !== undefined) {
-    throw new RangeError("give intervalMs or ratePerSec, not both");
+    throw new OptionError("intervalMs", "and {ratePerSec} are both set; give one");
   }
   positive("intervalMs", o.intervalMs);
   positive("ratePerSec", o.ratePerSec);
   positive("timeScale", o.timeScale);
   positive("connectTimeoutMs", o.connectTimeoutMs);
   if (o.count !== undefined && !(Number.isInteger(o.count) && o.count >= 0)) {
-    throw new RangeError(`count must be a whole number >= 0, got ${o.count}`);
+    throw new OptionError("count", `must be a whole number >= 0, got ${o.count}`);
   }
   if (o.durationMs !== undefined && !(o.durationMs >= 0)) {
-    throw new RangeError(`durationMs must be >= 0, got ${o.durationMs}`);
+    throw new OptionError("durationMs", `must be >= 0, got ${o.durationMs}`);
   }
   const invalidRatio = o.invalidRatio ?? 0;
   if (!(invalidRatio >= 0 && invalidRatio <= 1)) {
-    throw new RangeError(`invalidRatio must be from 0 to 1, got ${invalidRatio}`);
+    throw new OptionError("invalidRatio", `must be from 0 to 1, got ${invalidRatio}`);
   }
   const topic = o.topic ?? DEFAULT_TOPIC;
   const problem = topicFilterProblem(topic);
-  if (problem) throw new RangeError(`topic '${topic}' ${problem}`);
+  if (problem) throw new OptionError("topic", `'${topic}' ${problem}`);
   return {
     ...o,
     topic,
@@ -98,4 +101,18 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     qos: o.qos ?? 0,
     connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
   };
+}
+
+/** The broker URL parsed, its credentials out of it (given once: in the URL or apart). */
+function brokerOf(options: SimulatorOptions): ReturnType<typeof parseBrokerUrl> {
+  let broker: ReturnType<typeof parseBrokerUrl>;
+  try {
+    broker = parseBrokerUrl(options.mqttUrl, options.mqttPort ?? 1883);
+  } catch (error) {
+    throw new OptionError("mqttUrl", (error as Error).message, { cause: error });
+  }
+  if (broker.username !== undefined && options.username !== undefined) {
+    throw new OptionError("mqttUrl", "carries credentials and {username} is set too; give them once");
+  }
+  return broker;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { escapeControl } from "../lib/sanitize.ts";
-import { CloseCode, CloseReason, type ServerMessage } from "../server/protocol.ts";
+import { CloseCode, CloseReason, type ServerMessage } from "../protocol/mod.ts";
 import { backoffDelay } from "./backoff.ts";
 import { CappedMap, MAX_SENSORS } from "./capped_map.ts";
 import { describeEnd, type EndDescription } from "./close_info.ts";

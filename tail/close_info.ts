@@ -6,7 +6,7 @@
  * @module
  */
 import { escapeControl } from "../lib/sanitize.ts";
-import { CloseCode } from "../server/protocol.ts";
+import { CloseCode } from "../protocol/mod.ts";
 
 /** How one connection ended: on our terms (`done`), or closed by the server or network. */
 export type Ended =

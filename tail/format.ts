@@ -3,7 +3,7 @@
  * the one-line form of a reading.
  * @module
  */
-import type { SensorReadingMessage } from "../server/protocol.ts";
+import type { SensorReadingMessage } from "../protocol/mod.ts";
 
 const SPARKS = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"] as const;
 

@@ -4,7 +4,7 @@
  * loop in tail/client.ts.
  * @module
  */
-import { CloseCode, ServerMessageSchema } from "../server/protocol.ts";
+import { CloseCode, ServerMessageSchema } from "../protocol/mod.ts";
 import type { CappedMap } from "./capped_map.ts";
 import type { Ended } from "./close_info.ts";
 import type { TailEvents, TailOptions } from "./client.ts";

@@ -6,7 +6,7 @@
  * {@link displayUrl}.
  * @module
  */
-import { WS_PATH } from "../server/protocol.ts";
+import { WS_PATH } from "../protocol/mod.ts";
 
 /** Where `sensorstream serve` listens by default. */
 export const DEFAULT_STREAM_URL = `ws://localhost:8000${WS_PATH}`;

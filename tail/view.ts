@@ -4,7 +4,7 @@
  * @module
  */
 import { escapeControl } from "../lib/sanitize.ts";
-import type { SensorReadingMessage, ServerMessage } from "../server/protocol.ts";
+import type { SensorReadingMessage, ServerMessage } from "../protocol/mod.ts";
 import { CappedMap, MAX_SENSORS } from "./capped_map.ts";
 import type { ConnectionState } from "./client.ts";
 import { formatAge, formatLux, oneDecimal, sparkline } from "./format.ts";

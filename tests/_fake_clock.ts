@@ -1,5 +1,5 @@
 /** A hand-held {@link Clock} for tests: time moves only when the test calls `advance`. */
-import type { Clock } from "../server/throttle.ts";
+import type { Clock } from "../lib/clock.ts";
 
 interface FakeTimer {
   id: number;

@@ -1,7 +1,7 @@
 /** Shared test helpers: real Mosquitto, free ports, bounded waits, WebSocket probes. */
 import { SignJWT } from "jose";
 import mqtt from "mqtt";
-import { type ServerMessage, ServerMessageSchema } from "../server/protocol.ts";
+import { type ServerMessage, ServerMessageSchema } from "../protocol/mod.ts";
 
 /** A JWT secret long enough for `serve`. */
 export const TEST_SECRET = "test-secret-test-secret-test-secret-0123";
@@ -289,7 +289,7 @@ export interface LoggedLine {
 
 /** A logger that keeps every call, for asserting on what was (and was not) logged. */
 export function recordingLogger(): {
-  logger: import("../server/log.ts").Logger;
+  logger: import("../lib/log.ts").Logger;
   lines: LoggedLine[];
 } {
   const lines: LoggedLine[] = [];

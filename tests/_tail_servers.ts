@@ -3,7 +3,7 @@
  * that runs a script per connection, and one on raw TCP that can drop a connection without a
  * close frame, as a crashed server or a broken network does.
  */
-import { envelopeOf, type ServerMessage, WS_PATH } from "../server/protocol.ts";
+import { envelopeOf, type ServerMessage, WS_PATH } from "../protocol/mod.ts";
 
 /** A `sensor_reading` for `id` at second `n` of a fixed minute. */
 export function reading(id: string, n: number, moisture = 40 + n): ServerMessage {

@@ -11,7 +11,7 @@ import {
 import { MAX_MQTT_PACKET_BYTES } from "../server/broker_limits.ts";
 import type { Hub } from "../server/hub.ts";
 import { Metrics } from "../server/metrics.ts";
-import { topicMatcher } from "../server/protocol.ts";
+import { topicMatcher } from "../protocol/mod.ts";
 import { parseReading } from "../server/reading.ts";
 import { ClientSession } from "../server/session.ts";
 import { createRandom } from "../sim/random.ts";

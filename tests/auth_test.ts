@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import type { AuthConfig } from "../server/config.ts";
 import { type Claims, createVerifier, type Verifier } from "../server/auth.ts";
-import { AuthError, type AuthErrorCode, UsageError } from "../server/errors.ts";
+import { AuthError, type AuthErrorCode } from "../server/errors.ts";
+import { OptionError } from "../lib/errors.ts";
 import { mintToken } from "../server/token.ts";
 import { freePort, TEST_SECRET } from "./_helpers.ts";
 
@@ -81,7 +82,7 @@ Deno.test("a valid HS256 token yields its subject, sensors and expiry", async (t
   await t.step("without exp: refused by default, saying so in the log message", async () => {
     const error = await refusal(verifier, await signed({ exp: undefined }));
     assert.equal(error.code, "invalid token");
-    assert.equal(error.closeCode, 1008);
+    assert.equal(error.close.code, 1008);
     assert.match(error.message, /no exp/);
   });
 
@@ -198,10 +199,10 @@ Deno.test("clock skew within the tolerance is forgiven, beyond it is not", async
 });
 
 Deno.test("bad auth configuration is refused when the verifier is built", async (t) => {
-  await t.step("a secret under 32 bytes is a UsageError that does not show the secret", () => {
+  await t.step("a secret under 32 bytes is an OptionError that does not show the secret", () => {
     assert.throws(() => createVerifier(secretAuth({ secret: "short-secret" })), (e: unknown) => {
-      assert.ok(e instanceof UsageError);
-      assert.match(e.message, /JWT_SECRET is 12 bytes; use at least 32/);
+      assert.ok(e instanceof OptionError);
+      assert.match(e.message, /auth\.secret is 12 bytes; use at least 32/);
       assert.ok(!e.message.includes("short-secret"));
       return true;
     });
@@ -215,10 +216,10 @@ Deno.test("bad auth configuration is refused when the verifier is built", async 
       TypeError,
     );
   });
-  await t.step("a JWKS URL that is not http(s) is a UsageError", () => {
+  await t.step("a JWKS URL that is not http(s) is an OptionError", () => {
     assert.throws(
       () => createVerifier(secretAuth({ secret: undefined, jwksUrl: "ftp://id.example/jwks" })),
-      UsageError,
+      OptionError,
     );
   });
 });
@@ -269,7 +270,7 @@ Deno.test("JWKS mode verifies tokens signed by the identity provider's keys", as
       );
       const error = await refusal(offline, await es256({}));
       assert.equal(error.code, "auth unavailable");
-      assert.equal(error.closeCode, 1013);
+      assert.equal(error.close.code, 1013);
       assert.match(error.message, /JWKS/);
     },
   );

@@ -1,6 +1,6 @@
 /** The subcommands together, each in its own process, exactly as a user runs them. */
 import assert from "node:assert/strict";
-import { SensorPayloadSchema, ServerMessageSchema } from "../server/protocol.ts";
+import { SensorPayloadSchema, ServerMessageSchema } from "../protocol/mod.ts";
 import { MainProcess, runMain } from "./_cli.ts";
 import { freePort, TEST_SECRET, waitForPort } from "./_helpers.ts";
 

@@ -6,7 +6,7 @@ import {
   MAX_PENDING_REPLIES,
   type Transport,
 } from "../server/hub.ts";
-import { CloseCode, CloseReason } from "../server/protocol.ts";
+import { CloseCode, CloseReason, CLOSES } from "../protocol/mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
 
 /** Records what the hub sends; the test sets `bufferedAmount`; `failNext` makes one send throw. */
@@ -270,7 +270,7 @@ Deno.test({ name: "hub", ...sanitize }, async (t) => {
     const { hub, connect } = setup();
     const clients = [connect(), connect(), connect()];
     clients[0]!.transport.closeThrows = true;
-    hub.closeAll(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN);
+    hub.closeAll(CLOSES.SHUTDOWN);
     for (const c of clients) {
       assert.deepEqual(c.transport.closed, {
         code: CloseCode.GOING_AWAY,

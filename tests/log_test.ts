@@ -1,6 +1,6 @@
 /** The logger's two formats: one line per event, with no raw control characters. */
 import assert from "node:assert/strict";
-import { createLogger, type LogFormat } from "../server/log.ts";
+import { createLogger, type LogFormat } from "../lib/log.ts";
 
 // deno-lint-ignore no-control-regex
 const RAW = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;

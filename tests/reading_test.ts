@@ -1,7 +1,7 @@
 /** Validation of MQTT payloads, without sockets. */
 import assert from "node:assert/strict";
 import { parseReading, readingTime } from "../server/reading.ts";
-import { SensorReadingSchema, topicMatcher } from "../server/protocol.ts";
+import { SensorReadingSchema, topicMatcher } from "../protocol/mod.ts";
 
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
 const opts = {

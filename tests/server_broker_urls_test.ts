@@ -11,7 +11,7 @@ import {
 } from "./_helpers.ts";
 import { MainProcess } from "./_cli.ts";
 import { connectClient, payload, startTestServer } from "./_server.ts";
-import type { ServerMessage } from "../server/protocol.ts";
+import type { ServerMessage } from "../protocol/mod.ts";
 
 /** A Mosquitto with a plain MQTT listener (tests publish there) and one listener under test. */
 interface Broker extends AsyncDisposable {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SensorPayloadSchema } from "../server/protocol.ts";
+import { SensorPayloadSchema } from "../protocol/mod.ts";
 import { createRandom } from "../sim/random.ts";
 import {
   initialState,

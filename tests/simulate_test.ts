@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { runCli } from "../cli/mod.ts";
 import type { CliIo } from "../cli/io.ts";
-import { StartupError, UsageError } from "../server/errors.ts";
-import { sensorIdFromTopic, SensorPayloadSchema } from "../server/protocol.ts";
+import { OptionError, StartupError } from "../lib/errors.ts";
+import { sensorIdFromTopic, SensorPayloadSchema } from "../protocol/mod.ts";
 import { runSimulator, type SimulatorStatus } from "../sim/mod.ts";
 import { runMain } from "./_cli.ts";
 import { freePort, startMosquitto, waitFor, within } from "./_helpers.ts";
@@ -212,7 +212,7 @@ Deno.test("runSimulator rejects bad options before connecting", async () => {
   await assert.rejects(runSimulator({ ...base, intervalMs: 100, ratePerSec: 5 }), RangeError);
   await assert.rejects(runSimulator({ ...base, invalidRatio: 2 }), RangeError);
   await assert.rejects(runSimulator({ ...base, sensors: [] }), RangeError);
-  await assert.rejects(runSimulator({ ...base, mqttUrl: "http://x" }), UsageError);
+  await assert.rejects(runSimulator({ ...base, mqttUrl: "http://x" }), OptionError);
 });
 
 Deno.test("sensorstream simulate (in-process)", async (t) => {

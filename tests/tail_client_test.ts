@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { runTail, TailError, type TailEvents } from "../tail/client.ts";
-import type { ServerMessage } from "../server/protocol.ts";
+import type { ServerMessage } from "../protocol/mod.ts";
 import { freePort, waitFor, within } from "./_helpers.ts";
 import { DroppingServer, greeting, reading, ScriptedServer, sendAll } from "./_tail_servers.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { jwtVerify } from "jose";
 import { runCli } from "../cli/mod.ts";
 import type { CliIo } from "../cli/io.ts";
-import { envelopeOf, ServerMessageSchema } from "../server/protocol.ts";
+import { envelopeOf, ServerMessageSchema } from "../protocol/mod.ts";
 import { freePort, TEST_SECRET, waitFor, within } from "./_helpers.ts";
 import { greeting, reading, ScriptedServer, sendAll } from "./_tail_servers.ts";
 

@@ -4,7 +4,7 @@ import {
   envelopeOf,
   type SensorReadingData,
   type SensorReadingMessage,
-} from "../server/protocol.ts";
+} from "../protocol/mod.ts";
 import { LiveScreen } from "../tail/screen.ts";
 import { formatLine, sparkline, TableModel } from "../tail/view.ts";
 import { CappedMap } from "../tail/capped_map.ts";

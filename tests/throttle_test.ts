@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { systemClock, Throttle } from "../server/throttle.ts";
+import { systemClock } from "../lib/clock.ts";
+import { Throttle } from "../server/throttle.ts";
 import { FakeClock } from "./_fake_clock.ts";
 
 type Sent = [key: string, value: number, at: number];

@@ -4,8 +4,7 @@
  * Keeping credentials out of the URL means no URL we log or print can carry a password.
  * @module
  */
-import { redactUrl } from "../lib/secrets.ts";
-import { UsageError } from "./errors.ts";
+import { redactUrl } from "./secrets.ts";
 
 export { redactUrl };
 
@@ -28,20 +27,19 @@ const SCHEMES: Record<string, string> = {
   ssl: "mqtts",
   tls: "mqtts",
 };
-const URL_OPTION = "--mqtt-url / MQTT_BROKER_URL";
 
 /**
  * Parses a broker address. Accepts `mqtt://`, `mqtts://`, `ws://`, `wss://` (and `tcp://` ->
  * mqtt, `ssl://`/`tls://` -> mqtts), or a bare `host` / `host:port` as the old service's
  * `MQTT_BROKER_URL` was, with `port` used when the bare host has none. A password may hold any
- * character, `@`, `/` and `:` included, raw or percent-encoded. Throws `UsageError` naming the
- * value (password masked) and an example.
+ * character, `@`, `/` and `:` included, raw or percent-encoded. Throws `RangeError` quoting the
+ * value (password masked) with an example; its message reads on after the option's name.
  */
 export function parseBrokerUrl(value: string, port: number): BrokerAddress {
   const text = value.trim();
   const fail = (why: string) =>
-    new UsageError(
-      `${URL_OPTION} '${redactUrl(text)}' ${why}; use an mqtt://, mqtts://, ws:// or ` +
+    new RangeError(
+      `'${redactUrl(text)}' ${why}; use an mqtt://, mqtts://, ws:// or ` +
         `wss:// URL, or a bare host (e.g. mqtt://broker.local:1883 or localhost)`,
     );
   const full = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(text);
@@ -69,7 +67,7 @@ export function parseBrokerUrl(value: string, port: number): BrokerAddress {
 
 function splitUserInfo(
   userInfo: string,
-  fail: (why: string) => UsageError,
+  fail: (why: string) => RangeError,
 ): { username: string; password: string | undefined } {
   const colon = userInfo.indexOf(":");
   // %XX is decoded (RFC 3986); a '%' not followed by two hex digits is taken literally.
@@ -88,7 +86,7 @@ function splitUserInfo(
   };
 }
 
-function bareHostUrl(text: string, port: number, fail: (why: string) => UsageError): string {
+function bareHostUrl(text: string, port: number, fail: (why: string) => RangeError): string {
   if (text.includes("@")) throw fail("has user info but no scheme (write mqtt://user:pass@host)");
   const bracketed = /^(\[[0-9A-Fa-f:.]+\])(?::(\d*))?$/.exec(text);
   const named = /^([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)(?::(\d*))?$/.exec(text);
@@ -102,9 +100,9 @@ function bareHostUrl(text: string, port: number, fail: (why: string) => UsageErr
     return `mqtt://${host}:${n}`;
   }
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new UsageError(
-      `${URL_OPTION} '${text}' has no port and --mqtt-port / MQTT_BROKER_PORT is ${port}; ` +
-        `give a port from 1 to 65535, e.g. ${text}:1883`,
+    throw new RangeError(
+      `'${text}' has no port and the port to add is ${port}; give a port from 1 to 65535, ` +
+        `e.g. ${text}:1883`,
     );
   }
   return `mqtt://${host}:${port}`;

@@ -1,0 +1,153 @@
+/**
+ * The options of `serve` (and `demo`), each declared once: flag, environment variable, default,
+ * parser, help, and the server config path it sets. A new `serve` option is one entry here.
+ * @module
+ */
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "../../lib/log.ts";
+import { DEFAULT_CONFIG } from "../../server/config.ts";
+import { intInRange, parseBoolean, parsePort, parsePositiveSeconds, parseSeconds } from "../parse.ts";
+import {
+  AUDIENCE_ENV,
+  ISSUER_ENV,
+  JWT_SECRET,
+  JWT_SECRET_FILE,
+  MQTT_PASSWORD,
+  MQTT_PASSWORD_FILE,
+  MQTT_PORT,
+  MQTT_URL,
+  MQTT_USERNAME,
+  TOPIC,
+} from "./shared.ts";
+import { option } from "./table.ts";
+
+const d = DEFAULT_CONFIG;
+const secondsToMs = (s: number) => Math.round(s * 1000);
+
+/** Every option of `serve`. */
+export const SERVE_OPTIONS = {
+  port: option({
+    flags: "--port <port>",
+    env: "PORT",
+    help: "HTTP/WebSocket port",
+    parse: parsePort,
+    default: d.port,
+    path: "port",
+  }),
+  hostname: option({
+    flags: "--hostname <host>",
+    env: "HOST",
+    help: "interface to bind",
+    default: d.hostname,
+    path: "hostname",
+  }),
+  mqttUrl: {
+    ...MQTT_URL,
+    help: `${MQTT_URL.help}; unset = embedded broker`,
+    path: "mqtt.url",
+  },
+  mqttPort: {
+    ...MQTT_PORT,
+    help: "embedded broker port (or the port of a bare-host --mqtt-url)",
+    default: d.mqtt.embeddedPort,
+    path: "mqtt.embeddedPort",
+  },
+  mqttUsername: { ...MQTT_USERNAME, path: "mqtt.username" },
+  mqttPassword: { ...MQTT_PASSWORD, path: "mqtt.password" },
+  mqttPasswordFile: MQTT_PASSWORD_FILE,
+  topic: { ...TOPIC, default: d.mqtt.topic, path: "mqtt.topic" },
+  qos: option({
+    flags: "--qos <qos>",
+    env: "MQTT_QOS",
+    help: "MQTT subscription QoS",
+    parse: intInRange(0, 2) as (text: string) => 0 | 1 | 2,
+    default: d.mqtt.qos,
+    path: "mqtt.qos",
+  }),
+  rateLimit: option({
+    flags: "--rate-limit <seconds>",
+    env: "WEBSOCKET_RATE_LIMIT_SECONDS",
+    help: "per-sensor throttle window; 0 = off",
+    parse: parseSeconds,
+    default: d.limits.rateLimitMs / 1000,
+    path: "limits.rateLimitMs",
+    toConfig: secondsToMs,
+  }),
+  jwtSecret: { ...JWT_SECRET, help: `${JWT_SECRET.help}; unset = dev mode`, path: "auth.secret" },
+  jwtSecretFile: JWT_SECRET_FILE,
+  jwksUrl: option<string>({
+    flags: "--jwks-url <url>",
+    env: "JWT_JWKS_URL",
+    help: "JWKS URL for RS256/ES256/EdDSA",
+    path: "auth.jwksUrl",
+  }),
+  jwtIssuer: option<string>({
+    flags: "--jwt-issuer <iss>",
+    env: ISSUER_ENV,
+    help: "required token issuer",
+    path: "auth.issuer",
+  }),
+  jwtAudience: option<string>({
+    flags: "--jwt-audience <aud>",
+    env: AUDIENCE_ENV,
+    help: "required token audience",
+    path: "auth.audience",
+  }),
+  jwtAllowNoExp: option<boolean>({
+    flags: "--jwt-allow-no-exp [bool]",
+    env: "JWT_ALLOW_NO_EXP",
+    help: "accept tokens without exp (they never expire)",
+    parse: parseBoolean,
+    default: d.auth.allowNoExp,
+    path: "auth.allowNoExp",
+  }),
+  maxBufferedBytes: option({
+    flags: "--max-buffered-bytes <bytes>",
+    env: "WS_MAX_BUFFERED_BYTES",
+    help: "send buffer above which a client gets only latest values",
+    parse: intInRange(1, 2 ** 31),
+    default: d.limits.maxBufferedBytes,
+    path: "limits.maxBufferedBytes",
+  }),
+  slowClientTimeout: option({
+    flags: "--slow-client-timeout <seconds>",
+    env: "WS_SLOW_CLIENT_TIMEOUT_SECONDS",
+    help: "close a client that cannot drain (1013) after",
+    parse: parseSeconds,
+    default: d.limits.slowClientTimeoutMs / 1000,
+    path: "limits.slowClientTimeoutMs",
+    toConfig: secondsToMs,
+  }),
+  idleTimeout: option({
+    flags: "--idle-timeout <seconds>",
+    env: "WS_IDLE_TIMEOUT_SECONDS",
+    help: "ping interval; peers that do not answer are dropped",
+    parse: parsePositiveSeconds,
+    default: d.limits.idleTimeoutMs / 1000,
+    path: "limits.idleTimeoutMs",
+    toConfig: secondsToMs,
+  }),
+  maxClients: option({
+    flags: "--max-clients <n>",
+    env: "WS_MAX_CLIENTS",
+    help: "most concurrent WebSocket clients",
+    parse: intInRange(1, 1_000_000),
+    default: d.limits.maxClients,
+    path: "limits.maxClients",
+  }),
+  logLevel: option<LogLevel>({
+    flags: "--log-level <level>",
+    env: "LOG_LEVEL",
+    help: "lowest level logged",
+    choices: LOG_LEVELS,
+    default: d.log.level,
+    path: "log.level",
+  }),
+  logFormat: option<LogFormat>({
+    flags: "--log-format <format>",
+    env: "LOG_FORMAT",
+    help: "log line format",
+    choices: ["pretty", "json"],
+    default: d.log.format,
+    path: "log.format",
+  }),
+};

@@ -1,0 +1,35 @@
+/**
+ * The error classes shared by every command. Bad input otherwise raises built-ins
+ * (`TypeError`, `RangeError`); every message says what failed, the value, and what to do.
+ * @module
+ */
+
+/**
+ * A configuration value is invalid. `option` names it as the library knows it (a config path
+ * such as `limits.maxClients`); the CLI turns that into its flag and environment variable.
+ */
+export class OptionError extends RangeError {
+  /** The option, as a config path (`port`, `mqtt.url`, `limits.idleTimeoutMs`). */
+  readonly option: string;
+  /**
+   * The message without the option's name, for the CLI to prefix with flag and env var; another
+   * option it mentions is written `{path}` (`{mqtt.username}`).
+   */
+  readonly problem: string;
+  /** `problem` says what is wrong with the value and what is allowed, without naming the option. */
+  constructor(option: string, problem: string, options?: ErrorOptions) {
+    super(`${option} ${problem.replace(/\{([\w.]+)\}/g, "$1")}`, options);
+    this.name = "OptionError";
+    this.option = option;
+    this.problem = problem;
+  }
+}
+
+/** Something the program needs at start (a port, a broker) is not available; exit code 1. */
+export class StartupError extends Error {
+  /** Creates a startup error; `message` names the fix. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StartupError";
+  }
+}
