@@ -4,12 +4,12 @@
  * @module
  */
 import { Command, CommanderError } from "@commander-js/extra-typings";
-import { OptionError } from "../lib/errors.ts";
+import { OptionError, StartupError } from "../lib/errors.ts";
 import { escapeControl } from "../lib/sanitize.ts";
 import { UsageError } from "./errors.ts";
 import type { CliContext } from "./context.ts";
 import { type CliIo, processIo } from "./io.ts";
-import { usageErrorOf } from "./options/table.ts";
+import { usageErrorOf, worded } from "./options/table.ts";
 import { demoCommand } from "./demo_command.ts";
 import { serveCommand } from "./serve_command.ts";
 import { simulateCommand } from "./simulate_command.ts";
@@ -64,16 +64,22 @@ export async function runCli(args: string[], io?: CliIo): Promise<number> {
   } catch (error) {
     // Log lines still queued come before the error that ended the run.
     await owned?.flush();
-    // The library names a bad option by its config path; say it with flag and variable.
-    const worded = error instanceof OptionError && ctx.options
-      ? usageErrorOf(error, ctx.options)
-      : error;
-    return exitCodeFor(worded, ctx.io, ctx.usage);
+    return exitCodeFor(inCliWords(error, ctx), ctx.io, ctx.usage);
   } finally {
     // A short command's last log lines, unless stderr is stuck (the flush is time-bounded).
     await owned?.flush();
     owned?.[Symbol.dispose]();
   }
+}
+
+/** The library names options by their config path; the CLI says them as flag and variable. */
+function inCliWords(error: unknown, ctx: CliContext): unknown {
+  if (!ctx.options) return error;
+  if (error instanceof OptionError) return usageErrorOf(error, ctx.options);
+  if (error instanceof StartupError) {
+    return new StartupError(worded(error.template, ctx.options), { cause: error.cause });
+  }
+  return error;
 }
 
 function exitCodeFor(error: unknown, io: CliIo, usage: string | undefined): number {

@@ -26,3 +26,36 @@ export const systemClock: Clock = {
  * delay at once, so every duration option is bounded by it.
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Runs `fn` every `ms` on `clock` until the returned function is called. */
+export function every(clock: Clock, ms: number, fn: () => void): () => void {
+  let handle: unknown;
+  let stopped = false;
+  const run = () => {
+    if (stopped) return;
+    fn();
+    handle = clock.setTimeout(run, ms);
+  };
+  handle = clock.setTimeout(run, ms);
+  return () => {
+    stopped = true;
+    clock.clearTimeout(handle);
+  };
+}
+
+/**
+ * Runs `fn` once at clock time `at`, however far away: a delay longer than a timer holds
+ * ({@link MAX_TIMER_MS}) re-arms on the way. Returns a function that cancels it.
+ */
+export function at(clock: Clock, time: number, fn: () => void): () => void {
+  let handle: unknown;
+  const arm = () => {
+    const ms = time - clock.now();
+    handle = clock.setTimeout(() => {
+      if (time > clock.now()) return arm();
+      fn();
+    }, Math.max(0, Math.min(ms, MAX_TIMER_MS)));
+  };
+  arm();
+  return () => clock.clearTimeout(handle);
+}

@@ -18,18 +18,29 @@ export class OptionError extends RangeError {
   readonly problem: string;
   /** `problem` says what is wrong with the value and what is allowed, without naming the option. */
   constructor(option: string, problem: string, options?: ErrorOptions) {
-    super(`${option} ${problem.replace(/\{([\w.]+)\}/g, "$1")}`, options);
+    super(`${option} ${withPaths(problem)}`, options);
     this.name = "OptionError";
     this.option = option;
     this.problem = problem;
   }
 }
 
-/** Something the program needs at start (a port, a broker) is not available; exit code 1. */
+/**
+ * Something the program needs at start (a port, a broker) is not available; exit code 1.
+ * Options its message mentions are written `{path}` (`{port}`), as in {@link OptionError}.
+ */
 export class StartupError extends Error {
+  /** The message with `{path}` placeholders, for the CLI to word with its flags. */
+  readonly template: string;
   /** Creates a startup error; `message` names the fix. */
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(withPaths(message), options);
     this.name = "StartupError";
+    this.template = message;
   }
+}
+
+/** `text` with each `{path}` placeholder written as the path itself. */
+export function withPaths(text: string): string {
+  return text.replace(/\{([\w.]+)\}/g, "$1");
 }

@@ -1,32 +1,17 @@
 /**
- * The MQTT side: subscribe to the sensor topic, validate each message, throttle per sensor
- * and hand each surviving reading, serialized once, to the caller. Reconnects with backoff.
- * Retained messages only seed a sensor's last known value; they are never live readings.
+ * The MQTT link: connect, subscribe to the sensor topic once per (re)connect, report the link's
+ * state, reconnect with backoff, and hand every message to the {@link Ingest} step.
  * @module
  */
 import mqtt, { type MqttClient } from "mqtt";
 import type { MqttConfig } from "./config.ts";
 import { redactUrl } from "../lib/broker_url.ts";
-import { LogLimiter } from "../lib/log_limit.ts";
-import { clipForLog as clip } from "../lib/sanitize.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import type { Metrics } from "./metrics.ts";
-import { topicMatcher } from "../protocol/mod.ts";
-import { type InvalidReason, parseReading } from "./reading.ts";
+import { Ingest, type LatestReading, type OutgoingReading } from "./ingest.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
-import { Throttle } from "./throttle.ts";
 
-/** The last reading of a sensor, serialized once. */
-export interface LatestReading {
-  sensorId: string;
-  text: string;
-}
-
-/** A reading leaving the bridge: its JSON text and when MQTT delivered it. */
-export interface OutgoingReading extends LatestReading {
-  /** When MQTT delivered it, ms. */
-  receivedAt: number;
-}
+export type { LatestReading, OutgoingReading };
 
 /** Options of {@link startBridge}. */
 export interface BridgeOptions {
@@ -54,29 +39,39 @@ export interface Bridge {
   close(): Promise<void>;
 }
 
-/** Most sensors whose last reading is remembered; oldest forgotten first. */
-const MAX_REMEMBERED_SENSORS = 10_000;
-/** Invalid-payload log lines: at most one per reason per this many ms. */
-const INVALID_LOG_INTERVAL_MS = 10_000;
-
 /** Connects to the broker (in the background: a broker that is down is retried). */
 export function startBridge(options: BridgeOptions): Bridge {
   const { metrics, mqtt: cfg } = options;
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
-  const latest = new Map<string, LatestReading>();
-  const sensorIdOf = topicMatcher(cfg.topic);
-  const invalidLog = new Map<string, LogLimiter>();
-  let connected = false;
-  let closed = false;
-
-  const throttle = new Throttle<OutgoingReading>(
-    options.rateLimitMs,
-    (_sensorId, reading) => options.onReading(reading),
+  const ingest = new Ingest({
+    topic: cfg.topic,
+    rateLimitMs: options.rateLimitMs,
+    metrics,
+    logger,
     clock,
-  );
+    onReading: options.onReading,
+  });
+  const client = connect(options.url, cfg);
+  const link = watchLink(client, { ...options, logger });
+  client.on("message", (topic, payload, packet) => ingest.take(topic, payload, packet.retain));
+  return {
+    get connected() {
+      return link.connected;
+    },
+    latest: () => ingest.latest(),
+    async close() {
+      if (link.closed) return;
+      link.closed = true;
+      ingest.close();
+      await client.endAsync(true);
+      link.connected = false;
+    },
+  };
+}
 
-  const client: MqttClient = mqtt.connect(options.url, {
+function connect(url: string, cfg: MqttConfig): MqttClient {
+  return mqtt.connect(url, {
     username: cfg.username,
     password: cfg.password,
     clientId: `sensorstream-${crypto.randomUUID().slice(0, 8)}`,
@@ -89,27 +84,32 @@ export function startBridge(options: BridgeOptions): Bridge {
     // had accepted (or refused) the subscription.
     resubscribe: false,
   });
+}
 
+/** The link's state, kept by its events: one SUBSCRIBE per connect, backoff between retries. */
+function watchLink(
+  client: MqttClient,
+  options: Pick<BridgeOptions, "url" | "mqtt" | "metrics" | "onStatus"> & { logger: Logger },
+): { connected: boolean; closed: boolean } {
+  const { mqtt: cfg, logger, metrics } = options;
+  const url = redactUrl(options.url);
+  const link = { connected: false, closed: false };
   const setStatus = (up: boolean) => {
-    if (up === connected) return;
-    connected = up;
+    if (up === link.connected) return;
+    link.connected = up;
     options.onStatus(up);
   };
-
   client.on("connect", () => {
     client.options.reconnectPeriod = cfg.reconnectMinMs;
-    metrics.mqttConnects++;
+    metrics.mqttConnects.inc();
     client.subscribe(cfg.topic, { qos: cfg.qos }, (error) => {
-      if (error) {
-        logger.error("mqtt subscribe failed", { topic: cfg.topic, error });
-        return;
-      }
-      logger.info("mqtt connected", { url: redactUrl(options.url), topic: cfg.topic });
+      if (error) return logger.error("mqtt subscribe failed", { topic: cfg.topic, error });
+      logger.info("mqtt connected", { url, topic: cfg.topic });
       setStatus(true);
     });
   });
   client.on("close", () => {
-    if (connected && !closed) logger.warn("mqtt disconnected", { url: redactUrl(options.url) });
+    if (link.connected && !link.closed) logger.warn("mqtt disconnected", { url });
     setStatus(false);
     // Exponential backoff: MQTT.js reads reconnectPeriod before each retry.
     client.options.reconnectPeriod = Math.min(
@@ -118,71 +118,9 @@ export function startBridge(options: BridgeOptions): Bridge {
     );
   });
   client.on("error", (error) => {
-    if (closed) return;
-    logger.warn("mqtt connection failed", {
-      url: redactUrl(options.url),
-      error: error.message,
-      retryInMs: client.options.reconnectPeriod,
-    });
+    if (link.closed) return;
+    const retryInMs = client.options.reconnectPeriod;
+    logger.warn("mqtt connection failed", { url, error: error.message, retryInMs });
   });
-
-  client.on("message", (topic, payload, packet) => {
-    const receivedAt = clock.now();
-    metrics.mqttReceived++;
-    if (packet.retain) metrics.mqttRetained++;
-    const parsed = parseReading(topic, payload, { sensorIdOf, receivedAt });
-    if (!parsed.ok) {
-      metrics.mqttInvalid.inc(parsed.reason);
-      logInvalid(topic, parsed.reason, parsed.detail);
-      return;
-    }
-    // Serialized once here; the same text goes to the cache, the throttle and every client.
-    const text = JSON.stringify(parsed.message);
-    const reading = { sensorId: parsed.sensorId, text, receivedAt };
-    if (packet.retain) {
-      // The broker's stored value, replayed on every (re)subscribe: it may be hours old, so it
-      // is not news for connected clients, and never replaces a value heard live.
-      if (!latest.has(reading.sensorId)) remember(reading);
-      return;
-    }
-    remember(reading);
-    const before = throttle.dropped;
-    throttle.push(reading.sensorId, reading);
-    metrics.mqttThrottled += throttle.dropped - before;
-  });
-
-  function remember(reading: LatestReading) {
-    if (latest.has(reading.sensorId)) latest.delete(reading.sensorId);
-    else if (latest.size >= MAX_REMEMBERED_SENSORS) {
-      latest.delete(latest.keys().next().value!);
-    }
-    latest.set(reading.sensorId, reading);
-  }
-
-  function logInvalid(topic: string, reason: InvalidReason, detail: string) {
-    let limiter = invalidLog.get(reason);
-    if (!limiter) invalidLog.set(reason, limiter = new LogLimiter(1, INVALID_LOG_INTERVAL_MS));
-    const decision = limiter.take(clock.now());
-    if (!decision.log) return;
-    logger.warn("invalid mqtt payload dropped", {
-      topic: clip(topic),
-      reason,
-      detail: clip(detail),
-      suppressed: decision.suppressed,
-    });
-  }
-
-  return {
-    get connected() {
-      return connected;
-    },
-    latest: () => latest.values(),
-    async close() {
-      if (closed) return;
-      closed = true;
-      throttle.close();
-      await client.endAsync(true);
-      connected = false;
-    },
-  };
+  return link;
 }

@@ -6,53 +6,20 @@
  * close frame (denoland/deno#27924), so deadlines on the injected clock stand in for them.
  * @module
  */
-import type { LogLimiter } from "../lib/log_limit.ts";
-import { MAX_TIMER_MS } from "../lib/clock.ts";
-import type { Claims, Verifier } from "./auth.ts";
+import { at } from "../lib/clock.ts";
+import type { Claims } from "./auth.ts";
 import { decideAdmission } from "./admission.ts";
-import type { LatestReading } from "./bridge.ts";
-import type { LimitsConfig } from "./config.ts";
 import { AuthError } from "./errors.ts";
-import type { Hub } from "./hub.ts";
-import type { Logger } from "../lib/log.ts";
-import type { Metrics } from "./metrics.ts";
-import { type CloseEntry, CLOSES, envelopeOf } from "../protocol/mod.ts";
+import { type CloseEntry, CLOSES } from "../protocol/mod.ts";
 import { ClientSession } from "./session.ts";
+import { PendingClose } from "./close_frame.ts";
+import { EarlyMessages, frameSize } from "./early_messages.ts";
+import { welcome } from "./welcome.ts";
 import { SocketTransport } from "./socket_transport.ts";
-import type { SocketRegistry } from "./sockets.ts";
-import type { Clock } from "../lib/clock.ts";
+import type { ConnectionDeps, ConnectionRequest } from "./connection_deps.ts";
 
-/** What a connection needs from the server. */
-export interface ConnectionDeps {
-  hub: Hub;
-  verifier: Verifier;
-  metrics: Metrics;
-  limits: LimitsConfig;
-  logger: Logger;
-  clock: Clock;
-  /** Skew allowed on token expiry, ms; an expired token's client is closed this long after `exp`. */
-  clockToleranceMs: number;
-  /** Whether the MQTT link is up. */
-  mqttConnected(): boolean;
-  /** Last reading of every sensor. */
-  latest(): Iterable<LatestReading>;
-  /** Every socket not yet released; connections add and remove themselves. */
-  sockets: SocketRegistry;
-  /** Rate limit of `client rejected` log lines (a flood of bad tokens must not flood the log). */
-  refusalLog: LogLimiter;
-}
+export type { ConnectionDeps, ConnectionRequest } from "./connection_deps.ts";
 
-/** What the client asked for in the upgrade request. */
-export interface ConnectionRequest {
-  /** From `Authorization: Bearer` or `?token=`; `null` when neither was given. */
-  token: string | null;
-  /** `?sensors=` as given; `null` or empty = all. */
-  sensors: string | null;
-  remoteAddr: string;
-}
-
-/** Messages a client may send before its token is checked; more are dropped. */
-const MAX_EARLY_MESSAGES = 16;
 /** Longest a handshake may take before the socket is released, ms (capped by the idle timeout). */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Longest we wait for the peer to answer our close frame, ms (capped by the idle timeout). */
@@ -60,9 +27,7 @@ const CLOSE_GRACE_MS = 5_000;
 
 /** The reason Deno closes a socket with when its peer missed the ping deadline. */
 const DENO_IDLE_REASON = "No response from ping frame.";
-/** Our close frame goes out once the peer has sent nothing for this long, ms... */
-const CLOSE_QUIET_MS = 200;
-/** ...or this long after we decided to close (at most half the close grace), ms. */
+/** Our close frame waits for the peer to pause at most this long (and half the grace), ms. */
 const CLOSE_QUIET_MAX_MS = 2_000;
 /** Warn about aborted handshakes kept by the runtime at every this many. */
 const LEAK_WARNING_EVERY = 1_000;
@@ -89,23 +54,22 @@ export class Connection {
   #stage: Stage = "handshake";
   /** Handshake deadline, then close grace: never both. */
   #deadline: unknown;
-  #expiry: unknown;
+  #cancelExpiry: () => void = () => {};
   #verdict: Promise<Claims | AuthError> | undefined;
   #clientId: string | undefined;
   #session: ClientSession | undefined;
-  #early: string[] = [];
-  #earlyBytes = 0;
+  #early: EarlyMessages;
   /** What we closed with, when the close was ours. */
   #closedWith: { code: number; reason: string } | undefined;
-  /** Our close frame waits for the peer to pause (see #sendCloseWhenQuiet) until this time. */
-  #closeNotAfter: number | undefined;
-  #quiet: ReturnType<typeof setTimeout> | undefined;
+  /** Our close frame, waiting for the peer to pause (see close_frame.ts). */
+  #pendingClose: PendingClose | undefined;
 
   /** A connection for `socket`; nothing happens before {@link Connection.start}. */
   constructor(socket: WebSocket, request: ConnectionRequest, deps: ConnectionDeps) {
     this.#socket = socket;
     this.#request = request;
     this.#deps = deps;
+    this.#early = new EarlyMessages(deps.limits.maxMessageBytes);
   }
 
   /** Registers the socket, starts the token check and arms the handshake deadline. */
@@ -130,8 +94,14 @@ export class Connection {
     };
   }
 
-  /** Closes with `code` and `reason`; released when the peer answers or the grace runs out. */
-  close({ code, reason }: Pick<CloseEntry, "code" | "reason">): void {
+  /**
+   * Closes with `code` and `reason`; released when the peer answers or the grace runs out.
+   * The close frame waits for the peer to pause (see close_frame.ts) unless `now`.
+   */
+  close(
+    { code, reason }: Pick<CloseEntry, "code" | "reason">,
+    options: { now?: boolean } = {},
+  ): void {
     if (this.#stage === "closing" || this.#stage === "released") return;
     this.#stage = "closing";
     this.#closedWith = { code, reason };
@@ -139,34 +109,14 @@ export class Connection {
     this.#deps.clock.clearTimeout(this.#deadline);
     const grace = Math.min(CLOSE_GRACE_MS, this.#deps.limits.idleTimeoutMs);
     this.#deadline = this.#deps.clock.setTimeout(() => this.#abandon("close"), grace);
-    this.#sendCloseWhenQuiet(Date.now() + Math.min(CLOSE_QUIET_MAX_MS, grace / 2));
-  }
-
-  /**
-   * Sends our close frame once the peer has paused and our own frames are out: Deno drops a
-   * closing socket the moment one more frame arrives, before its close frame is written, so a
-   * close made while the peer's frames are still coming (a client flooding garbage) would lose
-   * the frame and its reason. A peer that never pauses gets the close anyway after
-   * {@link CLOSE_QUIET_MAX_MS}.
-   */
-  #sendCloseWhenQuiet(notAfter: number): void {
-    clearTimeout(this.#quiet);
-    const wait = Date.now() >= notAfter ? 0 : CLOSE_QUIET_MS;
-    this.#quiet = setTimeout(() => {
-      // Our own queued frames go first too: the close frame waits behind them.
-      if (this.#socket.bufferedAmount > 0 && Date.now() < notAfter) {
-        return this.#sendCloseWhenQuiet(notAfter);
-      }
-      this.#quiet = undefined;
-      this.#closeNotAfter = undefined;
-      const { code, reason } = this.#closedWith!;
-      try {
-        if (this.#socket.readyState < WebSocket.CLOSING) this.#socket.close(code, reason);
-      } catch {
-        this.release(1006, "close failed");
-      }
-    }, wait);
-    this.#closeNotAfter = notAfter;
+    // `now` (shutdown) skips the wait for the peer to pause: the server is going anyway.
+    const notAfter = options.now ? 0 : Date.now() + Math.min(CLOSE_QUIET_MAX_MS, grace / 2);
+    this.#pendingClose = new PendingClose(
+      this.#socket,
+      { code, reason },
+      notAfter,
+      () => this.release(1006, "close failed"),
+    );
   }
 
   /** Forgets the socket everywhere, once; logs an admitted client's disconnect. */
@@ -175,7 +125,7 @@ export class Connection {
     this.#stage = "released";
     const deps = this.#deps;
     deps.clock.clearTimeout(this.#deadline);
-    clearTimeout(this.#quiet);
+    this.#pendingClose?.cancel();
     this.#leaveHub();
     deps.sockets.delete(this);
     if (this.#clientId === undefined) return;
@@ -202,10 +152,10 @@ export class Connection {
   }
 
   #leaveHub(): void {
-    this.#deps.clock.clearTimeout(this.#expiry);
+    this.#cancelExpiry();
     if (this.#clientId !== undefined) this.#deps.hub.remove(this.#clientId);
     this.#session = undefined;
-    this.#early = [];
+    this.#early.take();
   }
 
   /**
@@ -230,7 +180,7 @@ export class Connection {
 
   #message(data: unknown): void {
     if (this.#session) return this.#session.onMessage(data);
-    if (this.#closeNotAfter !== undefined) return this.#sendCloseWhenQuiet(this.#closeNotAfter);
+    if (this.#pendingClose) return this.#pendingClose.peerSpoke();
     // Before the token is checked a socket holds only a few text frames within the limit.
     if (this.#stage !== "handshake" && this.#stage !== "verifying") return;
     if (frameSize(data) > this.#deps.limits.maxMessageBytes) {
@@ -239,10 +189,7 @@ export class Connection {
       this.#deps.metrics.rejections.inc(CLOSES.MESSAGE_TOO_BIG.reason);
       return this.close(CLOSES.MESSAGE_TOO_BIG);
     }
-    if (typeof data !== "string" || this.#early.length >= MAX_EARLY_MESSAGES) return;
-    if (this.#earlyBytes + data.length > this.#deps.limits.maxMessageBytes) return;
-    this.#early.push(data);
-    this.#earlyBytes += data.length;
+    this.#early.offer(data);
   }
 
   async #opened(): Promise<void> {
@@ -287,66 +234,33 @@ export class Connection {
 
   #admit(claims: Claims, subscriptions: string[] | null, denied: string[]): void {
     const { hub, metrics, logger, clock } = this.#deps;
-    const id = newClientId(hub);
-    this.#clientId = id;
     this.#stage = "connected";
-    const transport = new SocketTransport(
-      this.#socket,
-      (code, reason) => this.close({ code, reason }),
-    );
-    const client = hub.add(
-      {
-        id,
-        subject: claims.sub,
-        remoteAddr: this.#request.remoteAddr,
-        connectedAt: clock.now(),
-        allowed: claims.sensors,
-      },
-      transport,
+    const client = welcome(hub, {
+      claims,
+      remoteAddr: this.#request.remoteAddr,
+      transport: new SocketTransport(this.#socket, (code, reason) => this.close({ code, reason })),
       subscriptions,
-    );
-    metrics.connections++;
+      denied,
+      now: clock.now(),
+      mqttConnected: this.#deps.mqttConnected(),
+      latest: this.#deps.latest(),
+    });
+    this.#clientId = client.id;
+    metrics.connections.inc();
     logger.info("client connected", {
-      client: id,
+      client: client.id,
       sub: claims.sub,
       remote: this.#request.remoteAddr,
     });
-    this.#greet(id, claims, denied);
-    for (const reading of this.#deps.latest()) {
-      if (hub.canSee(client, reading.sensorId)) hub.sendTo(id, reading.text);
-    }
     // A send that failed on the way closed it already: nothing more to arm.
     if (this.#stage !== "connected") return;
     if (claims.expiresAt !== undefined) {
-      this.#armExpiry(claims.expiresAt + this.#deps.clockToleranceMs);
+      this.#cancelExpiry = at(clock, claims.expiresAt + this.#deps.clockToleranceMs, () => {
+        metrics.disconnects.inc(CLOSES.TOKEN_EXPIRED.reason);
+        this.close(CLOSES.TOKEN_EXPIRED);
+      });
     }
-    this.#startSession(id);
-  }
-
-  #greet(id: string, claims: Claims, denied: string[]): void {
-    const { hub, clock } = this.#deps;
-    const at = new Date(clock.now());
-    const status = { status: "connected" as const, client_id: id, active_clients: hub.size };
-    hub.sendTo(id, JSON.stringify(envelopeOf("connection_status", status, at)));
-    const mqtt = this.#deps.mqttConnected() ? "connected" as const : "disconnected" as const;
-    hub.sendTo(id, JSON.stringify(envelopeOf("bridge_status", { mqtt }, at)));
-    if (denied.length > 0) {
-      // Otherwise a client asking only for sensors its token excludes would wait in silence.
-      const message = `not permitted by your token: ${denied.join(", ")}; it may see ` +
-        ([...claims.sensors!].join(", ") || "no sensors");
-      hub.sendTo(id, JSON.stringify(envelopeOf("error", { code: "invalid_message", message }, at)));
-    }
-  }
-
-  /** Closes at `closeAt`; a lifetime past what a timer holds re-arms it on the way. */
-  #armExpiry(closeAt: number): void {
-    const { clock, metrics } = this.#deps;
-    const ms = closeAt - clock.now();
-    this.#expiry = clock.setTimeout(() => {
-      if (closeAt > clock.now()) return this.#armExpiry(closeAt);
-      metrics.disconnects.inc(CLOSES.TOKEN_EXPIRED.reason);
-      this.close(CLOSES.TOKEN_EXPIRED);
-    }, Math.max(0, Math.min(ms, MAX_TIMER_MS)));
+    this.#startSession(client.id);
   }
 
   #startSession(id: string): void {
@@ -361,22 +275,6 @@ export class Connection {
         this.close(close);
       },
     });
-    const queued = this.#early;
-    this.#early = [];
-    for (const data of queued) this.#session?.onMessage(data);
+    for (const data of this.#early.take()) this.#session?.onMessage(data);
   }
-}
-
-function newClientId(hub: Hub): string {
-  while (true) {
-    const id = crypto.randomUUID().slice(0, 8);
-    if (!hub.get(id)) return id;
-  }
-}
-
-/** A message event's size: UTF-16 units of text (a lower bound of its bytes), or bytes. */
-function frameSize(data: unknown): number {
-  if (typeof data === "string") return data.length;
-  if (data instanceof ArrayBuffer) return data.byteLength;
-  return data instanceof Blob ? data.size : 0;
 }

@@ -2,7 +2,7 @@
  * Why a client's token was refused, or could not be checked.
  * @module
  */
-import { CLOSES, type CloseEntry } from "../protocol/mod.ts";
+import { type CloseEntry, CLOSES } from "../protocol/mod.ts";
 
 /** Why a token was refused; each is also the WebSocket close reason. */
 export type AuthErrorCode = typeof CLOSES[

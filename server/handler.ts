@@ -34,14 +34,7 @@ export function createHandler(
             { status: 503 },
           );
       case "/metrics": {
-        const body = deps.metrics.render({
-          clients: deps.hub.size,
-          slowClients: deps.hub.slowCount,
-          mqttConnected: deps.mqttConnected(),
-          sockets: deps.sockets.size,
-          lingering: deps.sockets.lingering,
-        });
-        return new Response(body, {
+        return new Response(deps.metrics.render(), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         });
       }

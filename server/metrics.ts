@@ -1,206 +1,191 @@
 /**
- * The service's counters and histogram, rendered in Prometheus text format for `/metrics`.
- * Plain numbers updated on the hot path; formatting happens only when scraped.
+ * Every metric the service exposes, each one declaration in one registry. A new metric is one
+ * line here plus its use; `/metrics` renders the registry.
  * @module
  */
+import process from "node:process";
+import { CLOSES, ErrorCode } from "../protocol/mod.ts";
+import { INVALID_REASONS } from "./reading.ts";
+import { Counter, Histogram, LabeledCounter, Registry, Sampled } from "./registry.ts";
+
+export { Counter, Histogram, LabeledCounter };
 
 /** Latency buckets in seconds (broker-to-client). */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const CLOSE_REASONS = Object.values(CLOSES).map((c) => c.reason);
+/** Refusals: the close reasons a refused client gets, and the HTTP 503 past the socket limit. */
+const REJECTION_REASONS = [...CLOSE_REASONS, "too many sockets"];
 
-/** A counter split by one label. */
-export class LabeledCounter {
-  readonly #values = new Map<string, number>();
-  /** Adds `n` (default 1) to the count for `label`. */
-  inc(label: string, n = 1): void {
-    this.#values.set(label, (this.#values.get(label) ?? 0) + n);
-  }
-  /** The count for `label`. */
-  get(label: string): number {
-    return this.#values.get(label) ?? 0;
-  }
-  /** Sum over all labels. */
-  total(): number {
-    let t = 0;
-    for (const v of this.#values.values()) t += v;
-    return t;
-  }
-  /** All label/count pairs. */
-  entries(): [string, number][] {
-    return [...this.#values.entries()];
-  }
+/** What the gauges read at scrape time; bound once the server's parts exist. */
+export interface LiveState {
+  clients(): number;
+  slowClients(): number;
+  sockets(): number;
+  lingering(): number;
+  mqttConnected(): boolean;
 }
 
-/** A fixed-bucket histogram in seconds. */
-export class Histogram {
-  readonly buckets: readonly number[] = LATENCY_BUCKETS;
-  readonly counts: number[] = LATENCY_BUCKETS.map(() => 0);
-  count = 0;
-  sum = 0;
-  /** Records one observation. */
-  observe(seconds: number): void {
-    this.count++;
-    this.sum += seconds;
-    for (let i = 0; i < this.buckets.length; i++) {
-      if (seconds <= this.buckets[i]!) {
-        this.counts[i]!++;
-        break;
-      }
-    }
-  }
-}
+const NOTHING_YET: LiveState = {
+  clients: () => 0,
+  slowClients: () => 0,
+  sockets: () => 0,
+  lingering: () => 0,
+  mqttConnected: () => false,
+};
 
-/** Every metric the service exposes. */
+/** The service's metrics. */
 export class Metrics {
-  /** WebSocket connections accepted (valid token). */
-  connections = 0;
-  /** Rejected connections by reason (`missing token`, `invalid token`, `token expired`, `server full`). */
-  readonly rejections: LabeledCounter = new LabeledCounter();
-  /** Clients closed by the server, by reason. */
-  readonly disconnects: LabeledCounter = new LabeledCounter();
-  /** MQTT messages received on the sensor topic. */
-  mqttReceived = 0;
-  /** Invalid MQTT payloads by reason. */
-  readonly mqttInvalid: LabeledCounter = new LabeledCounter();
-  /** Readings coalesced away by the throttle (a newer one was sent instead). */
-  mqttThrottled = 0;
-  /** Retained MQTT messages received, valid or not (they only seed last known values). */
-  mqttRetained = 0;
-  /** Readings forwarded to the hub. */
-  readingsForwarded = 0;
-  /** WebSocket messages sent. */
-  wsSent = 0;
-  /** WebSocket messages dropped for slow clients (replaced by newer values). */
-  wsDropped = 0;
-  /** Invalid client messages by error code. */
-  readonly clientErrors: LabeledCounter = new LabeledCounter();
-  /** Times the broker link came up. */
-  mqttConnects = 0;
-  /** Seconds from MQTT receipt to handing the message to client sockets. */
-  readonly latency: Histogram = new Histogram();
-  /** Sockets released by deadline because the runtime gave no event, by stage. */
-  readonly socketsAbandoned: LabeledCounter = new LabeledCounter();
+  /** Where every metric below is declared, in the order `/metrics` shows them. */
+  readonly registry: Registry = new Registry();
+  #live: LiveState = NOTHING_YET;
+  readonly #startedAt = Date.now() / 1000 - process.uptime();
 
-  /** Prometheus text exposition; `gauges` are sampled at scrape time. */
-  render(
-    gauges: {
-      clients: number;
-      slowClients: number;
-      mqttConnected: boolean;
-      sockets: number;
-      lingering: number;
-    },
-  ): string {
-    const out: string[] = [];
-    const metric = (name: string, type: string, help: string, lines: string[]) => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
-    };
-    const labeled = (name: string, label: string, c: LabeledCounter) =>
-      c.entries().map(([k, v]) => `${name}{${label}="${escapeLabel(k)}"} ${v}`);
-    metric("sensorstream_clients", "gauge", "WebSocket clients connected now.", [
-      `sensorstream_clients ${gauges.clients}`,
-    ]);
-    metric(
-      "sensorstream_sockets",
-      "gauge",
-      "Open WebSocket connections, verified or not (what the admission limit counts).",
-      [`sensorstream_sockets ${gauges.sockets}`],
-    );
-    metric(
-      "sensorstream_sockets_lingering",
-      "gauge",
-      "Released sockets the runtime still holds because the peer never answered our close.",
-      [`sensorstream_sockets_lingering ${gauges.lingering}`],
-    );
-    metric(
+  readonly clients: Sampled = this.#gauge(
+    "sensorstream_clients",
+    "WebSocket clients connected now.",
+    () => this.#live.clients(),
+  );
+  readonly sockets: Sampled = this.#gauge(
+    "sensorstream_sockets",
+    "Open WebSocket connections, verified or not (what the admission limit counts).",
+    () => this.#live.sockets(),
+  );
+  readonly lingering: Sampled = this.#gauge(
+    "sensorstream_sockets_lingering",
+    "Released sockets the runtime still holds because the peer never answered our close.",
+    () => this.#live.lingering(),
+  );
+  readonly socketsAbandoned: LabeledCounter<"handshake" | "close"> = this.registry.add(
+    new LabeledCounter(
       "sensorstream_sockets_abandoned_total",
-      "counter",
       "Sockets released by deadline: handshake never completed, or close never answered.",
-      labeled("sensorstream_sockets_abandoned_total", "stage", this.socketsAbandoned),
-    );
-    metric("sensorstream_slow_clients", "gauge", "Clients in latest-value mode now.", [
-      `sensorstream_slow_clients ${gauges.slowClients}`,
-    ]);
-    metric("sensorstream_mqtt_connected", "gauge", "1 when the MQTT broker link is up.", [
-      `sensorstream_mqtt_connected ${gauges.mqttConnected ? 1 : 0}`,
-    ]);
-    metric("sensorstream_connections_total", "counter", "WebSocket connections accepted.", [
-      `sensorstream_connections_total ${this.connections}`,
-    ]);
-    metric(
+      "stage",
+      ["handshake", "close"],
+    ),
+  );
+  readonly slowClients: Sampled = this.#gauge(
+    "sensorstream_slow_clients",
+    "Clients in latest-value mode now.",
+    () => this.#live.slowClients(),
+  );
+  readonly mqttConnected: Sampled = this.#gauge(
+    "sensorstream_mqtt_connected",
+    "1 when the MQTT broker link is up.",
+    () => this.#live.mqttConnected() ? 1 : 0,
+  );
+  readonly connections: Counter = this.#counter(
+    "sensorstream_connections_total",
+    "WebSocket connections accepted.",
+  );
+  readonly rejections: LabeledCounter = this.registry.add(
+    new LabeledCounter(
       "sensorstream_connections_rejected_total",
-      "counter",
       "WebSocket connections rejected, by reason.",
-      labeled("sensorstream_connections_rejected_total", "reason", this.rejections),
-    );
-    metric(
+      "reason",
+      REJECTION_REASONS,
+    ),
+  );
+  readonly disconnects: LabeledCounter = this.registry.add(
+    new LabeledCounter(
       "sensorstream_disconnects_total",
-      "counter",
       "Clients closed by the server, by reason.",
-      labeled("sensorstream_disconnects_total", "reason", this.disconnects),
-    );
-    metric("sensorstream_mqtt_messages_received_total", "counter", "MQTT messages received.", [
-      `sensorstream_mqtt_messages_received_total ${this.mqttReceived}`,
-    ]);
-    metric(
+      "reason",
+      CLOSE_REASONS,
+    ),
+  );
+  readonly mqttReceived: Counter = this.#counter(
+    "sensorstream_mqtt_messages_received_total",
+    "MQTT messages received.",
+  );
+  readonly mqttInvalid: LabeledCounter = this.registry.add(
+    new LabeledCounter(
       "sensorstream_mqtt_messages_invalid_total",
-      "counter",
       "MQTT messages dropped as invalid, by reason.",
-      labeled("sensorstream_mqtt_messages_invalid_total", "reason", this.mqttInvalid),
-    );
-    metric(
-      "sensorstream_mqtt_messages_throttled_total",
-      "counter",
-      "Readings coalesced by the per-sensor throttle.",
-      [`sensorstream_mqtt_messages_throttled_total ${this.mqttThrottled}`],
-    );
-    metric(
-      "sensorstream_mqtt_messages_retained_total",
-      "counter",
-      "Retained MQTT messages received (only seed last known values; included in received).",
-      [`sensorstream_mqtt_messages_retained_total ${this.mqttRetained}`],
-    );
-    metric("sensorstream_mqtt_connects_total", "counter", "Times the MQTT link came up.", [
-      `sensorstream_mqtt_connects_total ${this.mqttConnects}`,
-    ]);
-    metric("sensorstream_readings_forwarded_total", "counter", "Readings sent to the hub.", [
-      `sensorstream_readings_forwarded_total ${this.readingsForwarded}`,
-    ]);
-    metric("sensorstream_ws_messages_sent_total", "counter", "WebSocket messages sent.", [
-      `sensorstream_ws_messages_sent_total ${this.wsSent}`,
-    ]);
-    metric(
-      "sensorstream_ws_messages_dropped_total",
-      "counter",
-      "WebSocket messages dropped for slow clients (superseded by newer values).",
-      [`sensorstream_ws_messages_dropped_total ${this.wsDropped}`],
-    );
-    metric(
+      "reason",
+      INVALID_REASONS,
+    ),
+  );
+  readonly mqttThrottled: Counter = this.#counter(
+    "sensorstream_mqtt_messages_throttled_total",
+    "Readings coalesced by the per-sensor throttle.",
+  );
+  readonly mqttRetained: Counter = this.#counter(
+    "sensorstream_mqtt_messages_retained_total",
+    "Retained MQTT messages received (they only seed last known values).",
+  );
+  readonly mqttConnects: Counter = this.#counter(
+    "sensorstream_mqtt_connects_total",
+    "Times the MQTT link came up.",
+  );
+  readonly readingsForwarded: Counter = this.#counter(
+    "sensorstream_readings_forwarded_total",
+    "Readings sent to the hub.",
+  );
+  readonly wsSent: Counter = this.#counter(
+    "sensorstream_ws_messages_sent_total",
+    "WebSocket messages sent.",
+  );
+  readonly wsDropped: Counter = this.#counter(
+    "sensorstream_ws_messages_dropped_total",
+    "WebSocket messages dropped for slow clients (superseded by newer values).",
+  );
+  readonly clientErrors: LabeledCounter = this.registry.add(
+    new LabeledCounter(
       "sensorstream_client_errors_total",
-      "counter",
       "Invalid client messages, by error code.",
-      labeled("sensorstream_client_errors_total", "code", this.clientErrors),
-    );
-    const h = this.latency;
-    let cumulative = 0;
-    const lines = h.buckets.map((b, i) => {
-      cumulative += h.counts[i]!;
-      return `sensorstream_delivery_latency_seconds_bucket{le="${b}"} ${cumulative}`;
-    });
-    lines.push(
-      `sensorstream_delivery_latency_seconds_bucket{le="+Inf"} ${h.count}`,
-      `sensorstream_delivery_latency_seconds_sum ${h.sum}`,
-      `sensorstream_delivery_latency_seconds_count ${h.count}`,
-    );
-    metric(
+      "code",
+      Object.values(ErrorCode),
+    ),
+  );
+  readonly latency: Histogram = this.registry.add(
+    new Histogram(
       "sensorstream_delivery_latency_seconds",
-      "histogram",
       "Time from MQTT receipt to handing the reading to client sockets.",
-      lines,
-    );
-    return out.join("\n") + "\n";
-  }
-}
+      LATENCY_BUCKETS,
+    ),
+  );
+  readonly memory: Sampled = this.#gauge(
+    "process_resident_memory_bytes",
+    "Resident memory of the process, bytes.",
+    () => Deno.memoryUsage().rss,
+  );
+  readonly heap: Sampled = this.#gauge(
+    "process_heap_bytes",
+    "JavaScript heap in use, bytes.",
+    () => Deno.memoryUsage().heapUsed,
+  );
+  readonly cpu: Sampled = this.registry.add(
+    new Sampled(
+      "process_cpu_seconds_total",
+      "User and system CPU time of the process, seconds.",
+      () => {
+        const { user, system } = process.cpuUsage();
+        return (user + system) / 1e6;
+      },
+      "counter",
+    ),
+  );
+  readonly started: Sampled = this.#gauge(
+    "process_start_time_seconds",
+    "When the process started, seconds since the epoch.",
+    () => this.#startedAt,
+  );
 
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+  /** Connects the gauges to the running server's parts. */
+  bind(live: LiveState): void {
+    this.#live = live;
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  render(): string {
+    return this.registry.render();
+  }
+
+  #counter(name: string, help: string): Counter {
+    return this.registry.add(new Counter(name, help));
+  }
+
+  #gauge(name: string, help: string, read: () => number): Sampled {
+    return this.registry.add(new Sampled(name, help, read));
+  }
 }

@@ -5,14 +5,17 @@
  */
 import { SensorPayloadSchema, type SensorReadingMessage } from "../protocol/mod.ts";
 
-/** Why an MQTT message was dropped; also the `reason` label of the invalid-message metric. */
-export type InvalidReason =
-  | "bad_topic"
-  | "too_large"
-  | "bad_json"
-  | "not_object"
-  | "schema"
-  | "sensor_id_mismatch";
+/** Why an MQTT message can be dropped; also the `reason` label of the invalid-message metric. */
+export const INVALID_REASONS = [
+  "bad_topic",
+  "too_large",
+  "bad_json",
+  "not_object",
+  "schema",
+  "sensor_id_mismatch",
+] as const;
+/** One of {@link INVALID_REASONS}. */
+export type InvalidReason = typeof INVALID_REASONS[number];
 
 /** Result of {@link parseReading}. */
 export type ParsedReading =

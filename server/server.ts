@@ -1,24 +1,25 @@
 /**
- * The service's lifecycle: validate config, start the embedded broker (when no broker URL is
- * set), the bridge, the hub and the HTTP listener; shut them down in order.
+ * The service's lifecycle: wire the parts (auth, embedded broker, bridge, hub, sockets,
+ * listener) and run the shutdown sequence. Each part is its own module, tested on its own.
  * @module
  */
-import { LogLimiter } from "../lib/log_limit.ts";
-import { redactUrl } from "../lib/secrets.ts";
-import { createVerifier } from "./auth.ts";
-import type { JwksOptions } from "./jwks.ts";
-import { startBridge } from "./bridge.ts";
-import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
-import { type ServerOptions, withDefaults } from "./config.ts";
-import { validateConfig } from "./config_check.ts";
+import { type Clock, every, systemClock } from "../lib/clock.ts";
 import { StartupError } from "../lib/errors.ts";
+import { LogLimiter } from "../lib/log_limit.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
+import { redactUrl } from "../lib/secrets.ts";
+import { CLOSES, envelopeOf } from "../protocol/mod.ts";
+import { createVerifier, type Verifier } from "./auth.ts";
+import { type Bridge, startBridge } from "./bridge.ts";
+import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
+import { type ServerConfig, type ServerOptions, withDefaults } from "./config.ts";
+import { validateConfig } from "./config_check.ts";
 import { createHandler } from "./handler.ts";
 import { Hub } from "./hub.ts";
-import { type Logger, silentLogger } from "../lib/log.ts";
+import type { JwksOptions } from "./jwks.ts";
+import { listen, type Listener } from "./listener.ts";
 import { Metrics } from "./metrics.ts";
-import { CLOSES, envelopeOf, WS_PATH } from "../protocol/mod.ts";
 import { SocketRegistry } from "./sockets.ts";
-import { type Clock, systemClock } from "../lib/clock.ts";
 import { generateDevSecret, mintToken } from "./token.ts";
 
 /** A running server. */
@@ -59,14 +60,38 @@ export interface ServerDeps {
 const TICK_MS = 100;
 /** How long shutdown waits for clients to acknowledge the 1001 close, ms. */
 const SOCKET_CLOSE_GRACE_MS = 1_000;
-/** How long shutdown waits for the listener's connections before cutting them, ms. */
-const LISTENER_GRACE_MS = 1_000;
 /** `client rejected` log lines: at most this many per second, then a count of the rest. */
 const REFUSAL_LOGS_PER_SECOND = 5;
+
+/** The parts of a running server, for the shutdown sequence. */
+interface Parts {
+  config: ServerConfig;
+  logger: Logger;
+  metrics: Metrics;
+  hub: Hub;
+  bridge: Bridge;
+  broker: EmbeddedBroker | undefined;
+  sockets: SocketRegistry;
+  stopTick: () => void;
+}
 
 /**
  * Starts the service. Invalid options throw `OptionError` before anything starts; a port or
  * broker that cannot be had throws `StartupError`.
+ *
+ * @example Start on a free port with an embedded broker, then stop
+ * ```ts
+ * import { startServer } from "./server.ts";
+ *
+ * const server = await startServer({
+ *   port: 0,
+ *   hostname: "127.0.0.1",
+ *   mqtt: { embeddedPort: 0 },
+ *   auth: { secret: "a-development-secret-of-32-bytes!" },
+ * });
+ * console.log(`stream at ${server.wsUrl}, MQTT at ${server.mqttUrl}`);
+ * await server.shutdown();
+ * ```
  */
 export async function startServer(
   options: ServerOptions = {},
@@ -75,43 +100,109 @@ export async function startServer(
   const config = validateConfig(withDefaults(options));
   const logger = deps.logger ?? silentLogger;
   const clock = deps.clock ?? systemClock;
-  const now = () => clock.now();
+  const { verifier, dev } = await authOf(config, clock, deps.jwks);
+  const broker = config.mqtt.url === undefined ? await embeddedBroker(config, logger) : undefined;
+  const mqttUrl = config.mqtt.url ?? broker!.url;
+  const metrics = new Metrics();
+  const hub = hubOf(config, metrics, clock, logger);
+  const bridge = bridgeOf(config, mqttUrl, { hub, metrics, clock, logger });
+  const sockets = new SocketRegistry();
+  const parts: Parts = {
+    config,
+    logger,
+    metrics,
+    hub,
+    bridge,
+    broker,
+    sockets,
+    stopTick: every(clock, TICK_MS, () => hub.tick()),
+  };
+  let stopping = false;
+  let listener: Listener;
+  try {
+    listener = listen(
+      config,
+      createHandler({
+        hub,
+        verifier,
+        metrics,
+        limits: config.limits,
+        logger,
+        clock,
+        refusalLog: new LogLimiter(REFUSAL_LOGS_PER_SECOND, 1_000),
+        clockToleranceMs: config.auth.clockToleranceSec * 1000,
+        mqttConnected: () => bridge.connected,
+        latest: () => bridge.latest(),
+        sockets,
+        stopping: () => stopping,
+      }),
+      logger,
+    );
+  } catch (error) {
+    parts.stopTick();
+    await bridge.close();
+    await broker?.close();
+    throw error;
+  }
+  metrics.bind({
+    clients: () => hub.size,
+    slowClients: () => hub.slowCount,
+    sockets: () => sockets.size,
+    lingering: () => sockets.lingering,
+    mqttConnected: () => bridge.connected,
+  });
+  logger.info("listening", {
+    url: listener.wsUrl,
+    mqtt: redactUrl(mqttUrl),
+    embeddedBroker: broker !== undefined,
+  });
+  return handleOf(parts, listener, mqttUrl, dev, () => stopping = true);
+}
 
-  let dev: { secret: string; token: string } | undefined;
+/** The token verifier; in dev mode (no secret, no JWKS), a random secret and a token for it. */
+async function authOf(config: ServerConfig, clock: Clock, jwks: JwksOptions | undefined) {
   let auth = config.auth;
+  let dev: { secret: string; token: string } | undefined;
   if (!auth.secret && !auth.jwksUrl) {
     const secret = generateDevSecret();
     auth = { ...auth, secret };
     dev = { secret, token: await mintToken(secret, { sub: "dev", ttlSec: 24 * 3600 }) };
   }
-  const verifier = createVerifier(auth, { now, jwks: deps.jwks });
+  const verifier: Verifier = createVerifier(auth, { now: () => clock.now(), jwks });
+  return { verifier, dev };
+}
 
-  let broker: EmbeddedBroker | undefined;
-  if (config.mqtt.url === undefined) {
-    broker = await startEmbeddedBroker({
-      port: config.mqtt.embeddedPort,
-      hostname: config.mqtt.embeddedHostname,
-      // Configured credentials are required of every MQTT client of the embedded broker too.
-      username: config.mqtt.username,
-      password: config.mqtt.password,
-      logger,
-    });
-  }
-  const mqttUrl = config.mqtt.url ?? broker!.url;
+function embeddedBroker(config: ServerConfig, logger: Logger): Promise<EmbeddedBroker> {
+  return startEmbeddedBroker({
+    port: config.mqtt.embeddedPort,
+    hostname: config.mqtt.embeddedHostname,
+    // Configured credentials are required of every MQTT client of the embedded broker too.
+    username: config.mqtt.username,
+    password: config.mqtt.password,
+    logger,
+  });
+}
 
-  const metrics = new Metrics();
-  const hub = new Hub({
+function hubOf(config: ServerConfig, metrics: Metrics, clock: Clock, logger: Logger): Hub {
+  return new Hub({
     maxBufferedBytes: config.limits.maxBufferedBytes,
     slowClientTimeoutMs: config.limits.slowClientTimeoutMs,
     clock,
     logger,
-    onSent: (n) => metrics.wsSent += n,
-    onDropped: (n) => metrics.wsDropped += n,
+    onSent: (n) => metrics.wsSent.inc(n),
+    onDropped: (n) => metrics.wsDropped.inc(n),
     onClosed: (reason) => metrics.disconnects.inc(reason),
   });
+}
 
-  const bridge = startBridge({
-    url: mqttUrl,
+/** The bridge, delivering readings and link changes to the hub. */
+function bridgeOf(
+  config: ServerConfig,
+  url: string,
+  { hub, metrics, clock, logger }: { hub: Hub; metrics: Metrics; clock: Clock; logger: Logger },
+): Bridge {
+  return startBridge({
+    url,
     mqtt: config.mqtt,
     rateLimitMs: config.limits.rateLimitMs,
     metrics,
@@ -119,116 +210,56 @@ export async function startServer(
     clock,
     onReading: (r) => {
       hub.publishReading(r.sensorId, r.text);
-      metrics.readingsForwarded++;
+      metrics.readingsForwarded.inc();
       metrics.latency.observe((clock.now() - r.receivedAt) / 1000);
     },
     onStatus: (up) => {
-      const text = JSON.stringify(
-        envelopeOf("bridge_status", { mqtt: up ? "connected" : "disconnected" }, new Date(now())),
-      );
-      hub.broadcast(text);
+      const mqtt = up ? "connected" as const : "disconnected" as const;
+      hub.broadcast(JSON.stringify(envelopeOf("bridge_status", { mqtt }, new Date(clock.now()))));
     },
   });
+}
 
-  const sockets = new SocketRegistry();
-  let stopping: Promise<void> | undefined;
-  const handler = createHandler({
-    hub,
-    verifier,
-    metrics,
-    limits: config.limits,
-    logger,
-    clock,
-    refusalLog: new LogLimiter(REFUSAL_LOGS_PER_SECOND, 1_000),
-    clockToleranceMs: config.auth.clockToleranceSec * 1000,
-    mqttConnected: () => bridge.connected,
-    latest: () => bridge.latest(),
-    sockets,
-    stopping: () => stopping !== undefined,
-  });
-
-  let http: Deno.HttpServer<Deno.NetAddr>;
-  const cut = new AbortController();
-  try {
-    http = Deno.serve({
-      port: config.port,
-      hostname: config.hostname,
-      signal: cut.signal,
-      onListen: () => {},
-      onError: (error) => {
-        logger.error("request failed", { error });
-        return new Response("Internal server error\n", { status: 500 });
-      },
-    }, handler);
-  } catch (error) {
-    await bridge.close();
-    await broker?.close();
-    const inUse = error instanceof Deno.errors.AddrInUse;
-    throw new StartupError(
-      inUse
-        ? `Cannot listen on ${config.hostname}:${config.port}: port in use. Stop what runs there ` +
-          `or pick another port with --port (PORT)`
-        : `Cannot listen on ${config.hostname}:${config.port}: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-  const tick = setInterval(() => hub.tick(), TICK_MS);
-  const addr = { hostname: http.addr.hostname, port: http.addr.port };
-  const host = addr.hostname === "0.0.0.0" || addr.hostname === "::" ? "localhost" : addr.hostname;
-  const authority = `${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
-  const wsUrl = `ws://${authority}${WS_PATH}`;
-  const httpUrl = `http://${authority}`;
-  logger.info("listening", {
-    url: wsUrl,
-    mqtt: redactUrl(mqttUrl),
-    embeddedBroker: broker !== undefined,
-  });
-
+/** The handle, with the shutdown sequence; a failed listener shuts down and rejects `finished`. */
+function handleOf(
+  parts: Parts,
+  listener: Listener,
+  mqttUrl: string,
+  dev: ServerHandle["dev"],
+  markStopping: () => void,
+): ServerHandle {
   const done = Promise.withResolvers<void>();
   let failure: Error | undefined;
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    stopping ??= (async () => {
+      markStopping();
+      await stopParts(parts, listener);
+      if (failure) done.reject(failure);
+      else done.resolve();
+    })();
   // The listener can die under us, e.g. out of file descriptors (Deno keeps one per aborted
   // handshake, see connection.ts): shut down and say so, so a supervisor restarts the service.
-  http.finished.catch((error: unknown) => {
+  listener.finished.catch((error: unknown) => {
     if (stopping) return;
     failure = new StartupError(
       `The HTTP listener failed: ${(error as Error)?.message ?? error}. Restart the service`,
       { cause: error },
     );
-    logger.error("listener failed; shutting down", { error });
+    parts.logger.error("listener failed; shutting down", { error });
     void shutdown();
   });
-  const shutdown = () =>
-    stopping ??= (async () => {
-      logger.info("shutting down", { clients: hub.size });
-      clearInterval(tick);
-      // Our close frames go first, and get a moment to be sent: http.shutdown() would close
-      // the sockets with a reason of its own. Real time, not the injected clock: a test clock
-      // that stands still must not hang this.
-      sockets.closeAll(CLOSES.SHUTDOWN);
-      await waitUntil(() => sockets.size === 0, SOCKET_CLOSE_GRACE_MS);
-      sockets.releaseAll(1006, "server stopped");
-      // Cut, not http.shutdown(): Deno never finishes a connection whose peer reset during the
-      // upgrade, so a graceful shutdown could wait for it forever. Clients are gone already.
-      cut.abort();
-      await settlesWithin(http.finished, LISTENER_GRACE_MS);
-      await bridge.close();
-      await broker?.close();
-      logger.info("stopped");
-      if (failure) done.reject(failure);
-      else done.resolve();
-    })();
-
   return {
-    addr,
-    wsUrl,
-    httpUrl,
+    addr: listener.addr,
+    wsUrl: listener.wsUrl,
+    httpUrl: listener.httpUrl,
     mqttUrl,
-    embeddedBroker: broker !== undefined,
-    mqttAuth: config.mqtt.username !== undefined,
+    embeddedBroker: parts.broker !== undefined,
+    mqttAuth: parts.config.mqtt.username !== undefined,
     dev,
-    metrics,
+    metrics: parts.metrics,
     get sockets() {
-      return sockets.size;
+      return parts.sockets.size;
     },
     finished: done.promise,
     shutdown,
@@ -236,20 +267,24 @@ export async function startServer(
   };
 }
 
+/** Clients first (1001, a moment to answer), then the listener, MQTT and the broker. */
+async function stopParts(parts: Parts, listener: Listener): Promise<void> {
+  const { logger, sockets } = parts;
+  logger.info("shutting down", { clients: parts.hub.size });
+  parts.stopTick();
+  // Our close frames go first, and get a moment to be sent. Real time, not the injected clock:
+  // a test clock that stands still must not hang this.
+  sockets.closeAll(CLOSES.SHUTDOWN);
+  await waitUntil(() => sockets.size === 0, SOCKET_CLOSE_GRACE_MS);
+  sockets.releaseAll(1006, "server stopped");
+  await listener.cut();
+  await parts.bridge.close();
+  await parts.broker?.close();
+  logger.info("stopped");
+}
+
 /** Polls `done` every 10 ms until it holds or `ms` pass. */
 async function waitUntil(done: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-}
-
-/** Whether `promise` settles within `ms` (its rejection counts as settled). */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const settled = promise.then(() => true, () => true);
-  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([settled, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -7,7 +7,7 @@
 /** What the registry holds: a socket's connection. */
 export interface RegisteredSocket {
   /** Closes with a code and reason; the socket is released when the close completes. */
-  close(close: { code: number; reason: string }): void;
+  close(close: { code: number; reason: string }, options?: { now?: boolean }): void;
   /** Forgets the socket at once, whatever state it is in. */
   release(code: number, reason: string): void;
 }
@@ -50,9 +50,9 @@ export class SocketRegistry {
     return this.#sockets.delete(socket);
   }
 
-  /** Closes every socket (each is released when its close completes or times out). */
+  /** Closes every socket at once (each is released when its close completes or times out). */
   closeAll(close: { code: number; reason: string }): void {
-    for (const socket of [...this.#sockets]) socket.close(close);
+    for (const socket of [...this.#sockets]) socket.close(close, { now: true });
   }
 
   /** Releases every socket now (the end of shutdown: nothing may outlive the server). */

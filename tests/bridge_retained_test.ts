@@ -78,8 +78,8 @@ Deno.test("a retained reading seeds the last known value for later clients but i
   await publishRetained(broker.url, [["sensors/V1/data", reading({ moisture: 7 })]]);
   await using server = await startTestServer({ mqtt: { url: broker.url } });
   await using early = await connectClient(server);
-  await waitFor(() => server.metrics.mqttRetained === 1, 5_000, "the retained reading");
-  assert.equal(server.metrics.readingsForwarded, 0);
+  await waitFor(() => server.metrics.mqttRetained.value === 1, 5_000, "the retained reading");
+  assert.equal(server.metrics.readingsForwarded.value, 0);
 
   await using later = await connectClient(server);
   await later.next("sensor_reading");
@@ -88,13 +88,13 @@ Deno.test("a retained reading seeds the last known value for later clients but i
   // The broker replays it on the bridge's next SUBSCRIBE; clients already here must not get it.
   const before = early.of("sensor_reading").length; // 0 or 1: the greeting, if early was late
   broker.kick();
-  await waitFor(() => server.metrics.mqttRetained === 2, 5_000, "the replay after reconnect");
+  await waitFor(() => server.metrics.mqttRetained.value === 2, 5_000, "the replay after reconnect");
   const marker = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
   await marker.publishAsync("sensors/V2/data", reading({ moisture: 2 }), { qos: 1 });
   await marker.endAsync();
   await early.until((m) => m.some((x) => x.type === "sensor_reading" && x.data.sensor_id === "V2"));
   assert.equal(early.of("sensor_reading").length, before + 1, "only the live V2 reading");
-  assert.equal(server.metrics.readingsForwarded, 1);
+  assert.equal(server.metrics.readingsForwarded.value, 1);
   const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
   assert.match(metrics, /^sensorstream_mqtt_messages_retained_total 2$/m);
 });
@@ -103,17 +103,17 @@ Deno.test("a retained value replayed on reconnect does not replace one heard liv
   await using broker = await startTestBroker();
   await publishRetained(broker.url, [["sensors/V1/data", reading({ moisture: 7 })]]);
   await using server = await startTestServer({ mqtt: { url: broker.url } });
-  await waitFor(() => server.metrics.mqttRetained === 1, 5_000, "the retained reading");
+  await waitFor(() => server.metrics.mqttRetained.value === 1, 5_000, "the retained reading");
   const live = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
   await live.publishAsync("sensors/V1/data", reading({ moisture: 20 }), { qos: 1 });
   await live.endAsync();
-  await waitFor(() => server.metrics.readingsForwarded === 1, 3_000, "the live reading");
+  await waitFor(() => server.metrics.readingsForwarded.value === 1, 3_000, "the live reading");
 
   broker.kick();
-  await waitFor(() => server.metrics.mqttRetained === 2, 5_000, "the replay after reconnect");
+  await waitFor(() => server.metrics.mqttRetained.value === 2, 5_000, "the replay after reconnect");
   await using later = await connectClient(server);
   assert.equal((await later.next("sensor_reading")).data.moisture, 20);
-  assert.equal(server.metrics.readingsForwarded, 1);
+  assert.equal(server.metrics.readingsForwarded.value, 1);
 });
 
 Deno.test("an invalid retained payload is counted as invalid and seeds nothing", async () => {
@@ -123,7 +123,7 @@ Deno.test("an invalid retained payload is counted as invalid and seeds nothing",
     ["sensors/V4/data", reading({ moisture: 4 })],
   ]);
   await using server = await startTestServer({ mqtt: { url: broker.url } });
-  await waitFor(() => server.metrics.mqttRetained === 2, 5_000, "both retained messages");
+  await waitFor(() => server.metrics.mqttRetained.value === 2, 5_000, "both retained messages");
   assert.equal(server.metrics.mqttInvalid.get("bad_json"), 1);
   await using later = await connectClient(server);
   await later.next("sensor_reading");
@@ -168,13 +168,13 @@ Deno.test("against Mosquitto: a retained reading only seeds, and a 100 KiB paylo
   await using mosquitto = await startMosquitto();
   await publishRetained(mosquitto.url, [["sensors/V1/data", reading({ moisture: 7 })]]);
   await using server = await startTestServer({ mqtt: { url: mosquitto.url } });
-  await waitFor(() => server.metrics.mqttRetained === 1, 5_000, "the retained reading");
+  await waitFor(() => server.metrics.mqttRetained.value === 1, 5_000, "the retained reading");
   // Mosquitto (unlike the embedded broker) passes 100 KiB on; the bridge still drops it.
   const big = await mqtt.connectAsync(mosquitto.url, { reconnectPeriod: 0 });
   await big.publishAsync("sensors/V2/data", "x".repeat(100 * 1024), { qos: 1 });
   await big.publishAsync("sensors/V2/data", reading({ moisture: 2 }), { qos: 1 });
   await big.endAsync();
-  await waitFor(() => server.metrics.readingsForwarded === 1, 3_000, "the valid V2 reading");
+  await waitFor(() => server.metrics.readingsForwarded.value === 1, 3_000, "the valid V2 reading");
   assert.equal(server.metrics.mqttInvalid.get("too_large"), 1);
   await using later = await connectClient(server);
   await later.until((m) => m.filter((x) => x.type === "sensor_reading").length === 2);

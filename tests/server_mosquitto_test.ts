@@ -83,5 +83,5 @@ Deno.test("the bridge logs in with MQTT username and password; a wrong password 
   assert.equal((await probe.next("sensor_reading")).data.sensor_id, "V2");
   await using refused = await connectClient(bad);
   assert.equal((await refused.next("bridge_status")).data.mqtt, "disconnected");
-  assert.equal(bad.metrics.mqttConnects, 0);
+  assert.equal(bad.metrics.mqttConnects.value, 0);
 });

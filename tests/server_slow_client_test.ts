@@ -16,14 +16,14 @@ Deno.test("a client that stops reading gets latest values only, then 1013, while
   const metrics = async () => await (await fetch(`${base}/metrics`)).text();
   const gauge = (text: string, name: string) =>
     Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
-  await waitFor(() => server.metrics.mqttConnects > 0, 5_000);
+  await waitFor(() => server.metrics.mqttConnects.value > 0, 5_000);
 
   // A raw TCP client completes the WebSocket handshake, then never reads again.
   const stalled = await rawWebSocketPeer(server.addr.port, await mintTestToken());
   try {
     await using healthy = await connectClient(server);
     await healthy.next("connection_status");
-    await waitFor(() => server.metrics.connections === 2, 2_000);
+    await waitFor(() => server.metrics.connections.value === 2, 2_000);
 
     // Publish (bounded: at most 30 s) until the stalled client has been closed for being slow.
     const pub = await mqtt.connectAsync(server.mqttUrl, { reconnectPeriod: 0 });
@@ -50,7 +50,7 @@ Deno.test("a client that stops reading gets latest values only, then 1013, while
     );
     // Its backlog was coalesced, never queued: far fewer messages went out than came in.
     const m = server.metrics;
-    assert.ok(m.wsDropped > published / 4, `dropped ${m.wsDropped} of ${published}`);
+    assert.ok(m.wsDropped.value > published / 4, `dropped ${m.wsDropped.value} of ${published}`);
     // The reading client stays connected and keeps receiving (that it converges on the current
     // values after a backlog is shown with hand-held transports in hub_test.ts).
     assert.ok(healthy.of("sensor_reading").length > 0);

@@ -56,9 +56,9 @@ Deno.test({
     await t.step("admitted clients that reset are out of the hub and logged once", async () => {
       const from = lines.length;
       for (let i = 0; i < 4; i++) {
-        const admitted = server.metrics.connections;
+        const admitted = server.metrics.connections.value;
         const conn = await rawWebSocketPeer(server.addr.port, await mintTestToken());
-        await waitFor(() => server.metrics.connections > admitted, 3_000, "admission");
+        await waitFor(() => server.metrics.connections.value > admitted, 3_000, "admission");
         conn.close();
       }
       await waitFor(() => server.sockets === 0, RELEASE_MS, "admitted sockets released");
@@ -104,7 +104,7 @@ Deno.test("an idle peer that stops answering pings is dropped within the idle ti
   await using server = await startTestServer({ limits: LIMITS });
   const conn = await rawWebSocketPeer(server.addr.port, await mintTestToken());
   try {
-    await waitFor(() => server.metrics.connections === 1);
+    await waitFor(() => server.metrics.connections.value === 1);
     assert.equal(await scrape(server, "sensorstream_clients"), 1);
     // It reads nothing and answers no ping: Deno closes it after the idle timeout.
     await waitFor(() => server.sockets === 0, RELEASE_MS, "dead peer dropped");

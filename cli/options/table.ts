@@ -155,12 +155,16 @@ export function configFrom(table: OptionTable, values: Record<string, unknown>):
  * the problem) replaced by flag and environment variable. Paths the table does not know stay.
  */
 export function usageErrorOf(error: OptionError, table: OptionTable): UsageError {
+  const problem = worded(error.problem, table);
+  return new UsageError(`${worded(`{${error.option}}`, table)} ${problem}`, { cause: error });
+}
+
+/** `text` with each `{path}` placeholder written as the table's `--flag / ENV` for that path. */
+export function worded(text: string, table: OptionTable): string {
   const byPath = new Map<string, string>();
   for (const s of Object.values(table)) {
     const spec: OptionSpec = s;
     if (spec.path) byPath.set(spec.path, optionName(spec));
   }
-  const name = (path: string) => byPath.get(path) ?? path;
-  const problem = error.problem.replace(/\{([\w.]+)\}/g, (_, path: string) => name(path));
-  return new UsageError(`${name(error.option)} ${problem}`, { cause: error });
+  return text.replace(/\{([\w.]+)\}/g, (_, path: string) => byPath.get(path) ?? path);
 }

@@ -1,0 +1,43 @@
+/**
+ * The contract between the server and one connection: what the connection needs from the
+ * server, and what the client asked for in its upgrade request.
+ * @module
+ */
+import type { Clock } from "../lib/clock.ts";
+import type { LogLimiter } from "../lib/log_limit.ts";
+import type { Logger } from "../lib/log.ts";
+import type { Verifier } from "./auth.ts";
+import type { LimitsConfig } from "./config.ts";
+import type { Hub } from "./hub.ts";
+import type { LatestReading } from "./ingest.ts";
+import type { Metrics } from "./metrics.ts";
+import type { SocketRegistry } from "./sockets.ts";
+
+/** What a connection needs from the server. */
+export interface ConnectionDeps {
+  hub: Hub;
+  verifier: Verifier;
+  metrics: Metrics;
+  limits: LimitsConfig;
+  logger: Logger;
+  clock: Clock;
+  /** Skew allowed on token expiry, ms; an expired token's client is closed this long after `exp`. */
+  clockToleranceMs: number;
+  /** Whether the MQTT link is up. */
+  mqttConnected(): boolean;
+  /** Last reading of every sensor. */
+  latest(): Iterable<LatestReading>;
+  /** Every socket not yet released; connections add and remove themselves. */
+  sockets: SocketRegistry;
+  /** Rate limit of `client rejected` log lines (a flood of bad tokens must not flood the log). */
+  refusalLog: LogLimiter;
+}
+
+/** What the client asked for in the upgrade request. */
+export interface ConnectionRequest {
+  /** From `Authorization: Bearer` or `?token=`; `null` when neither was given. */
+  token: string | null;
+  /** `?sensors=` as given; `null` or empty = all. */
+  sensors: string | null;
+  remoteAddr: string;
+}

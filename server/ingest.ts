@@ -1,0 +1,125 @@
+/**
+ * What the bridge does with each MQTT message, without a broker: parse it, remember it as the
+ * sensor's last value, throttle it, and hand it on serialized once. Retained messages only seed
+ * a last value; invalid ones are counted and logged (rate-limited, per reason).
+ * @module
+ */
+import { type Clock, systemClock } from "../lib/clock.ts";
+import { LogLimiter } from "../lib/log_limit.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
+import { clipForLog as clip } from "../lib/sanitize.ts";
+import { topicMatcher } from "../protocol/mod.ts";
+import type { Metrics } from "./metrics.ts";
+import { type InvalidReason, parseReading } from "./reading.ts";
+import { Throttle } from "./throttle.ts";
+
+/** The last reading of a sensor, serialized once. */
+export interface LatestReading {
+  sensorId: string;
+  text: string;
+}
+
+/** A reading leaving the bridge: its JSON text and when MQTT delivered it. */
+export interface OutgoingReading extends LatestReading {
+  /** When MQTT delivered it, ms. */
+  receivedAt: number;
+}
+
+/** Options of {@link Ingest}. */
+export interface IngestOptions {
+  /** Topic filter whose `+` level is the sensor id. */
+  topic: string;
+  /** Per-sensor throttle window, ms; 0 disables. */
+  rateLimitMs: number;
+  metrics: Metrics;
+  logger?: Logger;
+  clock?: Clock;
+  /** Called once per reading that passes validation and the throttle. */
+  onReading(reading: OutgoingReading): void;
+}
+
+/** Most sensors whose last reading is remembered; oldest forgotten first. */
+const MAX_REMEMBERED_SENSORS = 10_000;
+/** Invalid-payload log lines: at most one per reason per this many ms. */
+const INVALID_LOG_INTERVAL_MS = 10_000;
+
+/** The bridge's handling of messages, apart from the MQTT link. */
+export class Ingest {
+  readonly #latest = new Map<string, LatestReading>();
+  readonly #sensorIdOf: (topic: string) => string | undefined;
+  readonly #throttle: Throttle<OutgoingReading>;
+  readonly #invalidLog = new Map<InvalidReason, LogLimiter>();
+  readonly #metrics: Metrics;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+
+  /** Ready to take messages for `options.topic`. */
+  constructor(options: IngestOptions) {
+    this.#metrics = options.metrics;
+    this.#logger = options.logger ?? silentLogger;
+    this.#clock = options.clock ?? systemClock;
+    this.#sensorIdOf = topicMatcher(options.topic);
+    this.#throttle = new Throttle<OutgoingReading>(
+      options.rateLimitMs,
+      (_sensorId, reading) => options.onReading(reading),
+      this.#clock,
+    );
+  }
+
+  /** Takes one MQTT message; `retained` is its retain flag. */
+  take(topic: string, payload: Uint8Array, retained = false): void {
+    const metrics = this.#metrics;
+    const receivedAt = this.#clock.now();
+    metrics.mqttReceived.inc();
+    if (retained) metrics.mqttRetained.inc();
+    const parsed = parseReading(topic, payload, { sensorIdOf: this.#sensorIdOf, receivedAt });
+    if (!parsed.ok) {
+      metrics.mqttInvalid.inc(parsed.reason);
+      return this.#logInvalid(topic, parsed.reason, parsed.detail);
+    }
+    // Serialized once here; the same text goes to the cache, the throttle and every client.
+    const reading = { sensorId: parsed.sensorId, text: JSON.stringify(parsed.message), receivedAt };
+    if (retained) {
+      // The broker's stored value, replayed on every (re)subscribe: it may be hours old, so it
+      // is not news for connected clients, and never replaces a value heard live.
+      if (!this.#latest.has(reading.sensorId)) this.#remember(reading);
+      return;
+    }
+    this.#remember(reading);
+    const before = this.#throttle.dropped;
+    this.#throttle.push(reading.sensorId, reading);
+    metrics.mqttThrottled.inc(this.#throttle.dropped - before);
+  }
+
+  /** Latest valid reading per sensor (including ones the throttle still holds). */
+  latest(): Iterable<LatestReading> {
+    return this.#latest.values();
+  }
+
+  /** Stops the throttle; readings it still holds are dropped. */
+  close(): void {
+    this.#throttle.close();
+  }
+
+  #remember(reading: LatestReading): void {
+    const latest = this.#latest;
+    if (latest.has(reading.sensorId)) latest.delete(reading.sensorId);
+    else if (latest.size >= MAX_REMEMBERED_SENSORS) latest.delete(latest.keys().next().value!);
+    latest.set(reading.sensorId, reading);
+  }
+
+  #logInvalid(topic: string, reason: InvalidReason, detail: string): void {
+    let limiter = this.#invalidLog.get(reason);
+    if (!limiter) {
+      this.#invalidLog.set(reason, limiter = new LogLimiter(1, INVALID_LOG_INTERVAL_MS));
+    }
+    const decision = limiter.take(this.#clock.now());
+    if (!decision.log) return;
+    this.#logger.warn("invalid mqtt payload dropped", {
+      topic: clip(topic),
+      reason,
+      detail: clip(detail),
+      suppressed: decision.suppressed,
+    });
+  }
+}
