@@ -50,8 +50,18 @@ const entry = (code: number, reason: string, meaning: string, retry: Retry): Clo
 
 /** Every close the server sends, by name. */
 export const CLOSES = {
-  SHUTDOWN: entry(CloseCode.GOING_AWAY, "server shutting down", "the server is stopping", "reconnect"),
-  IDLE_TIMEOUT: entry(CloseCode.GOING_AWAY, "idle timeout", "no answer to the server's pings", "reconnect"),
+  SHUTDOWN: entry(
+    CloseCode.GOING_AWAY,
+    "server shutting down",
+    "the server is stopping",
+    "reconnect",
+  ),
+  IDLE_TIMEOUT: entry(
+    CloseCode.GOING_AWAY,
+    "idle timeout",
+    "no answer to the server's pings",
+    "reconnect",
+  ),
   MISSING_TOKEN: entry(CloseCode.POLICY_VIOLATION, "missing token", "no token was given", "stop"),
   INVALID_TOKEN: entry(
     CloseCode.POLICY_VIOLATION,
@@ -98,7 +108,7 @@ export const CLOSES = {
   SERVER_FULL: entry(
     CloseCode.TRY_AGAIN_LATER,
     "server full",
-    "the server has --max-clients clients",
+    "the server has as many clients as it takes",
     "backoff",
   ),
   AUTH_UNAVAILABLE: entry(

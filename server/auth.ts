@@ -43,6 +43,9 @@ export const JWKS_ALGORITHMS: readonly string[] = [
   "EdDSA",
 ];
 
+/** jose's check of a token's signature and claims, with the key it needs. */
+type Check = (token: string, options: JWTVerifyOptions) => Promise<JWTPayload>;
+
 /**
  * Builds a verifier for `auth`, which must set exactly one of `secret` and `jwksUrl`.
  * Throws `OptionError` for a secret under 32 bytes or a JWKS URL that is not http(s).
@@ -51,34 +54,9 @@ export function createVerifier(
   auth: AuthConfig,
   options: { now?: () => number; jwks?: JwksOptions } = {},
 ): Verifier {
-  const hasSecret = auth.secret !== undefined;
-  const hasJwks = auth.jwksUrl !== undefined;
-  if (hasSecret === hasJwks) {
-    throw new TypeError(
-      `createVerifier needs exactly one of auth.secret and auth.jwksUrl; got ${
-        hasSecret ? "both" : "neither"
-      }`,
-    );
-  }
   const now = options.now ?? Date.now;
-  let check: (token: string, options: JWTVerifyOptions) => Promise<JWTPayload>;
-  if (auth.secret !== undefined) {
-    const key = new TextEncoder().encode(auth.secret);
-    if (key.length < MIN_SECRET_BYTES) {
-      throw new OptionError(
-        "auth.secret",
-        `is ${key.length} bytes; use at least ${MIN_SECRET_BYTES} ` +
-          `(e.g. JWT_SECRET=$(openssl rand -hex 32))`,
-      );
-    }
-    check = async (token, o) => (await jwtVerify(token, key, o)).payload;
-  } else {
-    const keys = jwksKeys(jwksUrlOf(auth.jwksUrl!), options.jwks);
-    check = async (token, o) => (await jwtVerify(token, keys, o)).payload;
-  }
-  const mode = auth.secret !== undefined ? "secret" : "jwks";
+  const { mode, check } = checkOf(auth, options.jwks);
   const algorithms = mode === "secret" ? ["HS256"] : [...JWKS_ALGORITHMS];
-
   return {
     mode,
     async verify(token) {
@@ -117,6 +95,31 @@ export function createVerifier(
   };
 }
 
+/** The signature check: the shared secret's, or the identity provider's keys'. */
+function checkOf(
+  auth: AuthConfig,
+  jwks: JwksOptions | undefined,
+): { mode: "secret" | "jwks"; check: Check } {
+  if ((auth.secret !== undefined) === (auth.jwksUrl !== undefined)) {
+    throw new TypeError(
+      "createVerifier needs exactly one of auth.secret and auth.jwksUrl; got " +
+        (auth.secret !== undefined ? "both" : "neither"),
+    );
+  }
+  if (auth.secret === undefined) {
+    const keys = jwksKeys(jwksUrlOf(auth.jwksUrl!), jwks);
+    return { mode: "jwks", check: async (token, o) => (await jwtVerify(token, keys, o)).payload };
+  }
+  const key = new TextEncoder().encode(auth.secret);
+  if (key.length < MIN_SECRET_BYTES) {
+    throw new OptionError(
+      "auth.secret",
+      `is ${key.length} bytes; use at least ${MIN_SECRET_BYTES} (e.g. from \`openssl rand -hex 32\`)`,
+    );
+  }
+  return { mode: "secret", check: async (token, o) => (await jwtVerify(token, key, o)).payload };
+}
+
 /** Whether the token's (unverified) `exp` is before `nowSec`; false when it cannot be read. */
 function expiredUnverified(token: string, nowSec: number): boolean {
   try {
@@ -152,7 +155,7 @@ function refusal(error: unknown, mode: "secret" | "jwks"): AuthError {
   }
   if (error instanceof errors.JWTClaimValidationFailed && error.reason === "missing") {
     const why = error.claim === "exp"
-      ? "no exp (serve --jwt-allow-no-exp accepts such tokens)"
+      ? "no exp (the auth.allowNoExp option accepts such tokens)"
       : `no ${error.claim}`;
     return new AuthError("invalid token", `invalid token: ${why}`, { cause: error });
   }

@@ -122,8 +122,8 @@ async function listen(server: Server, aedes: Aedes, hostname: string, port: numb
     throw new StartupError(
       code === "EADDRINUSE"
         ? `Cannot start the embedded MQTT broker on ${where}: port in use. If a broker already ` +
-          `runs there, use it with --mqtt-url mqtt://localhost:${port}; otherwise pick ` +
-          `another port with --mqtt-port`
+          `runs there, use it: set {mqtt.url} to mqtt://localhost:${port}; otherwise pick ` +
+          `another port with {mqtt.embeddedPort}`
         : `Cannot start the embedded MQTT broker on ${where}: ${(error as Error).message}`,
       { cause: error },
     );

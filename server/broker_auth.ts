@@ -22,16 +22,16 @@ export function brokerAuthenticator(
   if (username === undefined) {
     if (password !== undefined) {
       throw new TypeError(
-        "The embedded MQTT broker got a password but no username: set MQTT_USERNAME too, or " +
-          "unset MQTT_PASSWORD to allow anonymous clients",
+        "The embedded MQTT broker got a password but no username: set a username too, or " +
+          "no password to allow anonymous clients",
       );
     }
     return undefined;
   }
   if (username === "") {
     throw new TypeError(
-      "The embedded MQTT broker got an empty username: set a non-empty MQTT_USERNAME, or unset " +
-        "it to allow anonymous clients",
+      "The embedded MQTT broker got an empty username: set a non-empty one, or none to allow " +
+        "anonymous clients",
     );
   }
   const expectedUser = digest(username);

@@ -110,7 +110,7 @@ function checkAuth(auth: AuthConfig): void {
       throw bad(
         "auth.secret",
         `${bytes} bytes`,
-        `use at least ${MIN_SECRET_BYTES} (e.g. JWT_SECRET=$(openssl rand -hex 32)), or unset ` +
+        `use at least ${MIN_SECRET_BYTES} (e.g. from \`openssl rand -hex 32\`), or unset ` +
           `it to run in development mode with a random secret`,
       );
     }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { SensorPayloadSchema, ServerMessageSchema } from "../protocol/mod.ts";
 import { MainProcess, runMain } from "./_cli.ts";
 import { freePort, TEST_SECRET, waitForPort } from "./_helpers.ts";
+import { scrape, waitForMetric } from "./_http.ts";
 
 const env = { JWT_SECRET: TEST_SECRET };
 
@@ -17,10 +18,14 @@ async function serve(port = 0, mqttPort = freePort()) {
   return { proc, wsUrl: wsUrl!, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, mqttPort };
 }
 
-async function metric(wsUrl: string, pattern: RegExp): Promise<number> {
-  const http = wsUrl.replace(/^ws/, "http").replace(/\/ws\/sensors$/, "/metrics");
-  const text = await (await fetch(http)).text();
-  return Number(text.match(pattern)?.[1] ?? 0);
+/** serve's HTTP base URL, from its WebSocket URL. */
+function httpUrlOf(wsUrl: string): string {
+  return wsUrl.replace(/^ws/, "http").replace(/\/ws\/sensors$/, "");
+}
+
+/** Waits until serve counts `n` connected clients (its client gauge). */
+async function clientsConnected(wsUrl: string, n: number): Promise<void> {
+  await waitForMetric(httpUrlOf(wsUrl), "sensorstream_clients", (v) => v === n, { ms: 10_000 });
 }
 
 Deno.test("simulate into serve's embedded broker; tail --json --count 5 gets the readings", async () => {
@@ -30,8 +35,8 @@ Deno.test("simulate into serve's embedded broker; tail --json --count 5 gets the
     env,
     timeoutMs: 20_000,
   });
-  // Give tail a moment to connect so it sees live readings rather than only the replay.
-  await new Promise((r) => setTimeout(r, 300));
+  // tail must be connected before anything is published, so it sees live readings.
+  await clientsConnected(s.wsUrl, 1);
   const sim = await runMain([
     "simulate",
     ...["--mqtt-url", s.mqttUrl, "--count", "40", "--interval", "100ms", "--seed", "7"],
@@ -49,12 +54,11 @@ Deno.test("simulate into serve's embedded broker; tail --json --count 5 gets the
     assert.ok(SensorPayloadSchema.safeParse(r.data).success);
   }
   // simulate's malformed payloads were rejected and counted by serve while valid ones flowed.
-  const deadline = Date.now() + 5_000;
-  while (await metric(s.wsUrl, /sensorstream_mqtt_messages_received_total (\d+)/) < 40) {
-    assert.ok(Date.now() < deadline, "serve received all 40 messages");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const invalid = 40 - await metric(s.wsUrl, /sensorstream_readings_forwarded_total (\d+)/);
+  const http = httpUrlOf(s.wsUrl);
+  await waitForMetric(http, "sensorstream_mqtt_messages_received_total", (v) => v === 40, {
+    ms: 5_000,
+  });
+  const invalid = 40 - (await scrape(http, "sensorstream_readings_forwarded_total") ?? 0);
   const summary = sim.stderr.match(/published (\d+) \((\d+) invalid/);
   assert.ok(summary, sim.stderr);
   assert.equal(Number(summary[1]), 40);
@@ -69,7 +73,7 @@ Deno.test("token round-trips through serve, and its sensors claim holds", async 
   assert.equal(minted.code, 0, minted.stderr);
   const token = minted.stdout.trim();
   const tail = runMain(["tail", "--url", s.wsUrl, "--token", token, "--json", "--count", "2"]);
-  await new Promise((r) => setTimeout(r, 300));
+  await clientsConnected(s.wsUrl, 1);
   const sim = await runMain([
     "simulate",
     ...["--mqtt-url", s.mqttUrl, "--count", "20", "--interval", "50ms", "--sensors", "V1,V2"],

@@ -75,7 +75,7 @@ Deno.test("serve: embedded broker port busy exits 1 naming --mqtt-url", async ()
       env: { JWT_SECRET: TEST_SECRET },
     });
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /--mqtt-url mqtt:\/\/localhost:\d+/);
+    assert.match(r.stderr, /set --mqtt-url \/ MQTT_BROKER_URL to mqtt:\/\/localhost:\d+/);
   } finally {
     blocker.close();
   }

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { mintTestToken, publish, rawWebSocketPeer, waitFor, within, WsProbe } from "./_helpers.ts";
 import { connectClient, payload, startTestServer } from "./_server.ts";
 import type { ServerHandle } from "../server/server.ts";
+import { FakeClock } from "./_fake_clock.ts";
+import { scrape, waitForMetric } from "./_http.ts";
 
 /** Waits until /readyz says the MQTT link is up. */
 async function bridgeUp(server: ServerHandle): Promise<void> {
@@ -40,7 +42,7 @@ Deno.test("one MQTT publish reaches 100 concurrent clients, each exactly once", 
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
-  await waitFor(() => server.metrics.connections === 100, 1_000);
+  await waitFor(() => server.metrics.connections.value === 100, 1_000);
 });
 
 Deno.test("readings carry the payload's timestamp in UTC with ms, else the receive time", async () => {
@@ -84,7 +86,7 @@ Deno.test("invalid MQTT payloads are counted by reason and skipped while valid o
   ]);
   await probe.next("sensor_reading");
   const m = server.metrics;
-  await waitFor(() => m.mqttReceived === 7, 2_000, "all received");
+  await waitFor(() => m.mqttReceived.value === 7, 2_000, "all received");
   assert.equal(m.mqttInvalid.get("bad_json"), 1);
   assert.equal(m.mqttInvalid.get("schema"), 2);
   assert.equal(m.mqttInvalid.get("not_object"), 1);
@@ -96,10 +98,14 @@ Deno.test("invalid MQTT payloads are counted by reason and skipped while valid o
 });
 
 Deno.test("the per-sensor throttle sends the first reading at once and the latest at window end", async () => {
-  await using server = await startTestServer({ limits: { rateLimitMs: 400 } });
+  // The throttle's window runs on the injected clock: the test moves it instead of waiting.
+  const clock = new FakeClock(Date.now());
+  await using server = await startTestServer({ limits: { rateLimitMs: 400 } }, { clock });
   await bridgeUp(server);
   await using probe = await connectClient(server);
   await probe.next("connection_status");
+  const readings = () =>
+    probe.of("sensor_reading").map((r) => `${r.data.sensor_id}=${r.data.moisture}`);
   await publish(
     server.mqttUrl,
     [1, 2, 3].map((moisture) => ({
@@ -108,11 +114,23 @@ Deno.test("the per-sensor throttle sends the first reading at once and the lates
     })),
   );
   await publish(server.mqttUrl, [{ topic: "sensors/V2/data", payload: payload({ moisture: 9 }) }]);
-  // V1's first goes out at once, V2 is independent; V1's latest (3) follows when its window ends.
-  await probe.until((m) => m.filter((x) => x.type === "sensor_reading").length === 3, 3_000);
-  const got = probe.of("sensor_reading").map((r) => `${r.data.sensor_id}=${r.data.moisture}`);
-  assert.deepEqual(got, ["V1=1", "V2=9", "V1=3"]);
-  assert.equal(server.metrics.mqttThrottled, 1);
+  // V1's first goes out at once and V2 is independent; V1's 2 and 3 wait for its window to end.
+  await waitForMetric(server.httpUrl, "sensorstream_mqtt_messages_received_total", (n) => n === 4);
+  // A pong comes after everything the server sent this client before it.
+  const flushed = async () => {
+    probe.send({ type: "ping" });
+    await probe.next("pong");
+  };
+  await flushed();
+  assert.deepEqual(readings(), ["V1=1", "V2=9"]);
+  clock.advance(399);
+  await flushed();
+  assert.deepEqual(readings(), ["V1=1", "V2=9"]);
+  // The window ends: V1's latest (3) goes out; 2 was superseded.
+  clock.advance(1);
+  await probe.until((m) => m.filter((x) => x.type === "sensor_reading").length === 3);
+  assert.deepEqual(readings(), ["V1=1", "V2=9", "V1=3"]);
+  assert.equal(await scrape(server.httpUrl, "sensorstream_mqtt_messages_throttled_total"), 1);
 });
 
 Deno.test("a new client first gets the last known reading of every sensor it may see", async () => {
@@ -123,7 +141,7 @@ Deno.test("a new client first gets the last known reading of every sensor it may
     { topic: "sensors/V1/data", payload: payload({ moisture: 2 }) },
     { topic: "sensors/V2/data", payload: payload({ moisture: 3 }) },
   ]);
-  await waitFor(() => server.metrics.readingsForwarded === 3, 2_000);
+  await waitFor(() => server.metrics.readingsForwarded.value === 3, 2_000);
   await using probe = await connectClient(server, { sensors: "V1" });
   await probe.next("sensor_reading");
   assert.deepEqual(probe.messages.map((x) => x.type), [
@@ -230,7 +248,7 @@ Deno.test("a client that vanishes mid-stream is dropped while the others keep re
   await steady.next("connection_status");
   // A raw TCP peer that completes the handshake and then disappears without a close frame.
   const peer = await rawWebSocketPeer(server.addr.port, await mintTestToken());
-  await waitFor(() => server.metrics.connections === 2, 2_000, "both admitted");
+  await waitFor(() => server.metrics.connections.value === 2, 2_000, "both admitted");
   peer.close();
   for (let i = 1; i <= 5; i++) {
     await publish(server.mqttUrl, [{ topic: "sensors/V1/data", payload: payload({ light: i }) }]);

@@ -5,7 +5,13 @@
  */
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../../lib/log.ts";
 import { DEFAULT_CONFIG } from "../../server/config.ts";
-import { intInRange, parseBoolean, parsePort, parsePositiveSeconds, parseSeconds } from "../parse.ts";
+import {
+  intInRange,
+  parseBoolean,
+  parsePort,
+  parsePositiveSeconds,
+  parseSeconds,
+} from "../parse.ts";
 import {
   AUDIENCE_ENV,
   ISSUER_ENV,
@@ -16,6 +22,7 @@ import {
   MQTT_PORT,
   MQTT_URL,
   MQTT_USERNAME,
+  QOS_FLAGS,
   TOPIC,
 } from "./shared.ts";
 import { option } from "./table.ts";
@@ -56,7 +63,7 @@ export const SERVE_OPTIONS = {
   mqttPasswordFile: MQTT_PASSWORD_FILE,
   topic: { ...TOPIC, default: d.mqtt.topic, path: "mqtt.topic" },
   qos: option({
-    flags: "--qos <qos>",
+    flags: QOS_FLAGS,
     env: "MQTT_QOS",
     help: "MQTT subscription QoS",
     parse: intInRange(0, 2) as (text: string) => 0 | 1 | 2,

@@ -3,7 +3,7 @@
  * each command's table spreads them and may change the help or default.
  * @module
  */
-import { parsePort } from "../parse.ts";
+import { intInRange, parseDuration, parsePort, parseSensorList } from "../parse.ts";
 import { option } from "./table.ts";
 
 /** The broker URL (serve: unset = embedded broker; simulate: localhost). */
@@ -59,3 +59,25 @@ export const JWT_SECRET_FILE = option<string>({
 export const ISSUER_ENV = "JWT_ISSUER";
 /** Environment variable of the required audience (serve) and of the audience claim (token). */
 export const AUDIENCE_ENV = "JWT_AUDIENCE";
+/** Sensor ids, comma-separated (simulate: which to publish; tail: which to show; token: claim). */
+export const SENSORS = option({
+  flags: "--sensors <ids>",
+  help: "only these sensors, comma-separated, e.g. V1,V3",
+  parse: parseSensorList,
+});
+/** Stop after this many (messages, readings). */
+export const COUNT = option({
+  flags: "--count <n>",
+  help: "stop after this many",
+  parse: intInRange(1, Number.MAX_SAFE_INTEGER),
+});
+/** How long to keep trying to reach the other side before giving up. */
+export const CONNECT_TIMEOUT = option({
+  flags: "--connect-timeout <duration>",
+  help: "give up when the other side cannot be reached for this long",
+  parse: parseDuration,
+  default: 10_000,
+  defaultText: "10s",
+});
+/** MQTT quality of service (serve: subscription; simulate: publish). */
+export const QOS_FLAGS = "--qos <qos>";

@@ -4,13 +4,17 @@
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { DEFAULT_SENSORS, DEFAULT_TOPIC, topicFilterProblem } from "../../protocol/mod.ts";
-import { intInRange, parseDuration, parseNonNegative, parseSensorList } from "../parse.ts";
+import { intInRange, parseDuration, parseNonNegative } from "../parse.ts";
 import {
+  CONNECT_TIMEOUT,
+  COUNT,
   MQTT_PASSWORD,
   MQTT_PASSWORD_FILE,
   MQTT_PORT,
   MQTT_URL,
   MQTT_USERNAME,
+  QOS_FLAGS,
+  SENSORS,
   TOPIC,
 } from "./shared.ts";
 import { option } from "./table.ts";
@@ -54,14 +58,13 @@ export const SIMULATE_OPTIONS = {
   mqttUsername: { ...MQTT_USERNAME, path: "username" },
   mqttPassword: { ...MQTT_PASSWORD, path: "password" },
   mqttPasswordFile: MQTT_PASSWORD_FILE,
-  sensors: option({
-    flags: "--sensors <ids>",
+  sensors: {
+    ...SENSORS,
     help: "comma-separated sensor ids",
-    parse: parseSensorList,
     default: [...DEFAULT_SENSORS],
     defaultText: DEFAULT_SENSORS.join(","),
     path: "sensors",
-  }),
+  },
   topic: {
     ...TOPIC,
     help: "topic filter; '+' is replaced by the sensor id",
@@ -82,12 +85,7 @@ export const SIMULATE_OPTIONS = {
     parse: positiveNumber,
     path: "ratePerSec",
   }),
-  count: option({
-    flags: "--count <n>",
-    help: "stop after n messages in total",
-    parse: intInRange(1, Number.MAX_SAFE_INTEGER),
-    path: "count",
-  }),
+  count: { ...COUNT, help: "stop after n messages in total", path: "count" },
   duration: option({
     flags: "--duration <duration>",
     help: "stop after this long (e.g. 30s, 5m)",
@@ -122,20 +120,21 @@ export const SIMULATE_OPTIONS = {
     path: "startTime",
   }),
   qos: option<"0" | "1">({
-    flags: "--qos <qos>",
+    flags: QOS_FLAGS,
     help: "publish QoS",
     choices: ["0", "1"],
     default: "0",
     path: "qos",
     toConfig: (q) => q === "1" ? 1 : 0,
   }),
-  connectTimeout: option({
-    flags: "--connect-timeout <duration>",
+  connectTimeout: {
+    ...CONNECT_TIMEOUT,
     help: "give up when the broker is unreachable this long",
     parse: positiveDuration,
-    default: 10_000,
-    defaultText: "10s",
     path: "connectTimeoutMs",
+  },
+  quiet: option<boolean>({
+    flags: "-q, --quiet",
+    help: "no progress output (warnings and errors only)",
   }),
-  quiet: option<boolean>({ flags: "-q, --quiet", help: "no progress output (warnings and errors only)" }),
 };

@@ -3,8 +3,7 @@
  * @module
  */
 import { DEFAULT_STREAM_URL } from "../../tail/url.ts";
-import { intInRange, parseDuration, parseSensorList } from "../parse.ts";
-import { JWT_SECRET, JWT_SECRET_FILE } from "./shared.ts";
+import { CONNECT_TIMEOUT, COUNT, JWT_SECRET, JWT_SECRET_FILE, SENSORS } from "./shared.ts";
 import { option } from "./table.ts";
 
 /** Every option of `tail`. */
@@ -21,29 +20,18 @@ export const TAIL_OPTIONS = {
   }),
   jwtSecret: { ...JWT_SECRET, help: "mint a token locally with the secret serve uses" },
   jwtSecretFile: JWT_SECRET_FILE,
-  sensors: option({
-    flags: "--sensors <ids>",
-    help: "only these sensors, comma-separated, e.g. V1,V3",
-    parse: parseSensorList,
-  }),
+  sensors: SENSORS,
   format: option<"table" | "json" | "line">({
     flags: "--format <format>",
     help: "table (terminal default), json (NDJSON, piped default), line",
     choices: ["table", "json", "line"],
   }),
   json: option<boolean>({ flags: "--json", help: "same as --format json" }),
-  count: option({
-    flags: "--count <n>",
-    help: "exit after this many readings",
-    parse: intInRange(1, Number.MAX_SAFE_INTEGER),
-  }),
-  connectTimeout: option({
-    flags: "--connect-timeout <duration>",
+  count: { ...COUNT, help: "exit after this many readings" },
+  connectTimeout: {
+    ...CONNECT_TIMEOUT,
     help: "give up when serve cannot be reached for this long",
-    parse: parseDuration,
-    default: 10_000,
-    defaultText: "10s",
-  }),
+  },
 };
 
 /** The variable that turns colours off (the no-color.org convention), read by tail's table. */

@@ -2,8 +2,8 @@
  * The options of `token`, each declared once; `path` is the `mintToken` option it sets.
  * @module
  */
-import { parseLifetime, parseSensorList } from "../parse.ts";
-import { AUDIENCE_ENV, ISSUER_ENV, JWT_SECRET, JWT_SECRET_FILE } from "./shared.ts";
+import { parseLifetime } from "../parse.ts";
+import { AUDIENCE_ENV, ISSUER_ENV, JWT_SECRET, JWT_SECRET_FILE, SENSORS } from "./shared.ts";
 import { option } from "./table.ts";
 
 /** Every option of `token`. */
@@ -23,12 +23,11 @@ export const TOKEN_OPTIONS = {
     path: "ttlSec",
     toConfig: (ms) => ms / 1000,
   }),
-  sensors: option({
-    flags: "--sensors <ids>",
+  sensors: {
+    ...SENSORS,
     help: "only these sensors, comma-separated (default: all)",
-    parse: parseSensorList,
     path: "sensors",
-  }),
+  },
   jwtSecret: { ...JWT_SECRET, help: "the secret serve uses (visible in ps: prefer the env)" },
   jwtSecretFile: JWT_SECRET_FILE,
   issuer: option<string>({
