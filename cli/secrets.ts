@@ -7,7 +7,7 @@
 import { redactUrl, secretFromFileText } from "../lib/secrets.ts";
 import { UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
-import { type OptionNames, optionName } from "./options/table.ts";
+import { optionName, type OptionNames } from "./options/table.ts";
 
 /** Where a secret came from. */
 export interface SecretInput {

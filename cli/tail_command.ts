@@ -6,23 +6,26 @@ import { Command } from "@commander-js/extra-typings";
 import { UsageError } from "./errors.ts";
 import { MIN_SECRET_BYTES, mintToken } from "../server/token.ts";
 import { runTail, type TailOptions } from "../tail/client.ts";
-import { createOutput, type OutputFormat } from "../tail/output.ts";
+import { createOutput, type Output, type OutputFormat } from "../tail/output.ts";
 import { displayUrl, normalizeStreamUrl, tokenInUrl } from "../tail/url.ts";
 import type { CliContext } from "./context.ts";
+import type { CliIo } from "./io.ts";
 import { NO_COLOR_ENV, TAIL_OPTIONS } from "./options/tail.ts";
-import { addOptions, fromCommandLine, optionName, valuesOf } from "./options/table.ts";
+import {
+  addOptions,
+  fromCommandLine,
+  optionName,
+  type OptionValues,
+  valuesOf,
+} from "./options/table.ts";
 import { resolveSecret } from "./secrets.ts";
 
 /** Lifetime of a token `tail` mints itself; a fresh one is minted for every connection. */
 const MINTED_TTL_SEC = 12 * 3_600;
 
-/** Builds the `tail` subcommand. */
-export function tailCommand(ctx: CliContext): Command {
-  const cmd = new Command("tail")
-    .description("Show live sensor readings from a sensorstream server.")
-    .addHelpText(
-      "after",
-      `
+type TailFlags = OptionValues<typeof TAIL_OPTIONS>;
+
+const HELP_AFTER = `
 On a terminal tail draws a table that updates in place (NO_COLOR=1 turns colours off);
 piped, or with --json, it prints every server message as one JSON object per line.
 A dropped connection is retried with backoff, and so is "try again later" (close 1013);
@@ -32,66 +35,91 @@ Examples:
   $ sensorstream tail --token "$(sensorstream token --sub me)"
   $ JWT_SECRET=... sensorstream tail --sensors V1,V3
   $ sensorstream tail --format line --url ws://sensors.example:8000/ws/sensors
-  $ sensorstream tail --json --count 10 | jq -c 'select(.type == "sensor_reading") | .data'`,
-    );
+  $ sensorstream tail --json --count 10 | jq -c 'select(.type == "sensor_reading") | .data'`;
+
+/** Builds the `tail` subcommand. */
+export function tailCommand(ctx: CliContext): Command {
+  const cmd = new Command("tail")
+    .description("Show live sensor readings from a sensorstream server.")
+    .addHelpText("after", HELP_AFTER);
   addOptions(cmd, TAIL_OPTIONS, ctx);
-  return cmd
-    .action(async (_flags, command) => {
-      const flags = valuesOf(command as unknown as Command, TAIL_OPTIONS);
-      const cmd = command as unknown as Command;
-      const io = ctx.io;
-      let url: URL;
-      try {
-        url = normalizeStreamUrl(flags.url);
-      } catch (error) {
-        throw new UsageError(`--url: ${(error as Error).message}`, { cause: error });
-      }
-      // A `?token=` in --url (the banner of serve prints one) is sent as a header instead; it
-      // comes after --token and before the variable.
-      const o = TAIL_OPTIONS;
-      const typed = fromCommandLine(cmd, "token");
-      const given = await resolveSecret({ value: o.token }, {
-        value: typed ? flags.token : tokenInUrl(url) ?? flags.token,
-        fromCli: typed,
-      }, io);
-      const token = await resolveToken(given, {
-        secret: await resolveSecret({ value: o.jwtSecret, file: o.jwtSecretFile }, {
-          value: flags.jwtSecret,
-          fromCli: fromCommandLine(cmd, "jwtSecret"),
-          file: flags.jwtSecretFile,
-        }, io),
-      });
-      const format: OutputFormat = flags.json
-        ? "json"
-        : flags.format ?? (io.isTerminal ? "table" : "json");
-      const output = createOutput({
-        format,
-        stdout: io.stdout,
-        stderr: io.stderr,
-        url: displayUrl(url),
-        color: !io.env(NO_COLOR_ENV),
-        columns: () => io.columns,
-        rows: () => io.rows,
-      });
-      const options: TailOptions = {
-        url: url.href,
-        token,
-        sensors: flags.sensors,
-        count: flags.count,
-        connectTimeoutMs: flags.connectTimeout,
-        signal: io.signal,
-      };
-      // `| head -n 3` closing the pipe is how such a pipeline ends, not a failure; the same
-      // closed pipe then also fails the last frame of the table.
-      const failed = await runTail(options, output).then(() => undefined, (e: unknown) => e);
-      try {
-        output.close();
-      } catch (error) {
-        if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
-      }
-      if (failed !== undefined && !(failed instanceof Deno.errors.BrokenPipe)) throw failed;
-      ctx.exitCode = 0;
-    }) as unknown as Command;
+  return cmd.action(async (_flags, command) => {
+    await tail(command as unknown as Command, ctx.io);
+    ctx.exitCode = 0;
+  }) as unknown as Command;
+}
+
+/** The action: flags -> URL, token and output -> the client, until it ends. */
+async function tail(cmd: Command, io: CliIo): Promise<void> {
+  const flags = valuesOf(cmd, TAIL_OPTIONS);
+  const url = streamUrlOf(flags.url);
+  const token = await tokenOf(cmd, flags, url, io);
+  const output = createOutput({
+    format: formatOf(flags, io),
+    stdout: io.stdout,
+    stderr: io.stderr,
+    url: displayUrl(url),
+    color: !io.env(NO_COLOR_ENV),
+    columns: () => io.columns,
+    rows: () => io.rows,
+  });
+  await stream({
+    url: url.href,
+    token,
+    sensors: flags.sensors,
+    count: flags.count,
+    connectTimeoutMs: flags.connectTimeout,
+    signal: io.signal,
+  }, output);
+}
+
+function streamUrlOf(text: string): URL {
+  try {
+    return normalizeStreamUrl(text);
+  } catch (error) {
+    throw new UsageError(`--url: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function formatOf(flags: TailFlags, io: CliIo): OutputFormat {
+  return flags.json ? "json" : flags.format ?? (io.isTerminal ? "table" : "json");
+}
+
+/** The token given (flag, `?token=` in --url, variable), or a minter from the secret. */
+async function tokenOf(
+  cmd: Command,
+  flags: TailFlags,
+  url: URL,
+  io: CliIo,
+): Promise<TailOptions["token"]> {
+  // A `?token=` in --url (the banner of serve prints one) is sent as a header instead; it
+  // comes after --token and before the variable.
+  const o = TAIL_OPTIONS;
+  const typed = fromCommandLine(cmd, "token");
+  const given = await resolveSecret({ value: o.token }, {
+    value: typed ? flags.token : tokenInUrl(url) ?? flags.token,
+    fromCli: typed,
+  }, io);
+  // Resolved even when a token is given, so a secret typed on the command line is warned about.
+  const secret = await resolveSecret({ value: o.jwtSecret, file: o.jwtSecretFile }, {
+    value: flags.jwtSecret,
+    fromCli: fromCommandLine(cmd, "jwtSecret"),
+    file: flags.jwtSecretFile,
+  }, io);
+  return await resolveToken(given, { secret });
+}
+
+/** Runs the client into `output`, then closes it. */
+async function stream(options: TailOptions, output: Output): Promise<void> {
+  // `| head -n 3` closing the pipe is how such a pipeline ends, not a failure; the same
+  // closed pipe then also fails the last frame of the table.
+  const failed = await runTail(options, output).then(() => undefined, (e: unknown) => e);
+  try {
+    output.close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  }
+  if (failed !== undefined && !(failed instanceof Deno.errors.BrokenPipe)) throw failed;
 }
 
 /** A given token, or a minter that signs a fresh one per connection with `secret`. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { type MintOptions, MIN_SECRET_BYTES, mintToken } from "../server/token.ts";
+import { MIN_SECRET_BYTES, type MintOptions, mintToken } from "../server/token.ts";
 import type { CliContext } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import { TOKEN_OPTIONS } from "./options/token.ts";

@@ -4,9 +4,14 @@
  * ```ts
  * import { startServer } from "./mod.ts";
  *
- * await using server = await startServer({ port: 0, auth: { secret: Deno.env.get("JWT_SECRET") } });
+ * await using server = await startServer({
+ *   port: 0,
+ *   hostname: "127.0.0.1",
+ *   mqtt: { embeddedPort: 0 }, // the embedded broker on a free port too
+ *   auth: { secret: "a-development-secret-of-32-bytes!" },
+ * });
  * console.log(`stream at ${server.wsUrl}?token=...; publish to ${server.mqttUrl}`);
- * await server.finished;
+ * // `await using` shuts it down at the end of the scope; a service awaits server.finished.
  * ```
  *
  * @module

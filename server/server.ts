@@ -120,24 +120,8 @@ export async function startServer(
   let stopping = false;
   let listener: Listener;
   try {
-    listener = listen(
-      config,
-      createHandler({
-        hub,
-        verifier,
-        metrics,
-        limits: config.limits,
-        logger,
-        clock,
-        refusalLog: new LogLimiter(REFUSAL_LOGS_PER_SECOND, 1_000),
-        clockToleranceMs: config.auth.clockToleranceSec * 1000,
-        mqttConnected: () => bridge.connected,
-        latest: () => bridge.latest(),
-        sockets,
-        stopping: () => stopping,
-      }),
-      logger,
-    );
+    const handler = handlerOf(parts, { verifier, clock, stopping: () => stopping });
+    listener = listen(config, handler, logger);
   } catch (error) {
     parts.stopTick();
     await bridge.close();
@@ -157,6 +141,25 @@ export async function startServer(
     embeddedBroker: broker !== undefined,
   });
   return handleOf(parts, listener, mqttUrl, dev, () => stopping = true);
+}
+
+/** The HTTP handler over the parts. */
+function handlerOf(
+  { config, hub, metrics, logger, bridge, sockets }: Parts,
+  more: { verifier: Verifier; clock: Clock; stopping: () => boolean },
+): ReturnType<typeof createHandler> {
+  return createHandler({
+    hub,
+    metrics,
+    logger,
+    sockets,
+    ...more,
+    limits: config.limits,
+    refusalLog: new LogLimiter(REFUSAL_LOGS_PER_SECOND, 1_000),
+    clockToleranceMs: config.auth.clockToleranceSec * 1000,
+    mqttConnected: () => bridge.connected,
+    latest: () => bridge.latest(),
+  });
 }
 
 /** The token verifier; in dev mode (no secret, no JWKS), a random secret and a token for it. */

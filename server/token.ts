@@ -15,13 +15,27 @@ export interface MintOptions {
   ttlSec: number;
   /** Sensor ids the token may see (`sensors` claim); omitted = all. */
   sensors?: readonly string[] | undefined;
+  /** Issuer (`iss`), for a server that checks it. */
   issuer?: string | undefined;
+  /** Audience (`aud`), for a server that checks it. */
   audience?: string | undefined;
   /** Clock in ms, for tests. */
   now?: () => number;
 }
 
-/** Signs an HS256 JWT. Throws `RangeError` when the secret is shorter than 32 bytes. */
+/**
+ * Signs an HS256 JWT. Throws `RangeError` when the secret is shorter than 32 bytes.
+ *
+ * @example A token for alice that sees only V1, for eight hours
+ * ```ts
+ * import { generateDevSecret, mintToken } from "./token.ts";
+ *
+ * const secret = generateDevSecret(); // in real use: the JWT_SECRET that serve runs with
+ * const token = await mintToken(secret, { sub: "alice", ttlSec: 8 * 3_600, sensors: ["V1"] });
+ * // Send it as `Authorization: Bearer <token>` (or `?token=` from a browser).
+ * if (token.split(".").length !== 3) throw new Error("not a JWT");
+ * ```
+ */
 export async function mintToken(secret: string, options: MintOptions): Promise<string> {
   const key = new TextEncoder().encode(secret);
   if (key.length < MIN_SECRET_BYTES) {

@@ -54,7 +54,7 @@ export async function connectWithRetry(
         // A CONNACK with a reason code: the broker answered and said no; retrying won't help.
         throw new StartupError(
           `MQTT broker at ${shown} refused the connection: ${(error as Error).message}. ` +
-            "Check MQTT_USERNAME / MQTT_PASSWORD",
+            "Check {username} and {password}",
           { cause: error },
         );
       }
@@ -63,7 +63,7 @@ export async function connectWithRetry(
       if (remaining <= 0) {
         throw new StartupError(
           `Cannot connect to MQTT broker at ${shown}: ${reason}. ` +
-            "Start `sensorstream serve` (it runs an embedded broker) or pass --mqtt-url",
+            "Start `sensorstream serve` (it runs an embedded broker) or set {mqttUrl}",
           { cause: error },
         );
       }

@@ -1,65 +1,30 @@
 /**
  * The sensor simulator: publishes realistic readings for a set of stations to an MQTT broker
- * at a steady pace, optionally mixed with malformed payloads to exercise the server.
- *
- * ```ts
- * import { runSimulator } from "./sim/mod.ts";
- * const summary = await runSimulator({
- *   mqttUrl: "mqtt://localhost:1883",
- *   sensors: ["V1", "V2"],
- *   intervalMs: 1_000,
- *   count: 10,
- *   seed: 1,
- * });
- * // summary: { published: 10, invalid: 0, failed: 0, elapsedMs: ..., seed: 1 }
- * ```
+ * at a steady pace, optionally mixed with malformed payloads to exercise the server. Start
+ * with {@link runSimulator}; the sensor model is in `sensors.ts`, the timetable in
+ * `schedule.ts`, the seeded payload stream in `payloads.ts`.
  * @module
  */
 import type { MqttClient } from "mqtt";
-import { type Logger, silentLogger } from "../lib/log.ts";
-import { sensorTopic } from "../protocol/mod.ts";
-import { connectWithRetry } from "./connect.ts";
 import { redactUrl } from "../lib/broker_url.ts";
-import { resolveOptions, type SimulatorOptions } from "./options.ts";
-import { createRandom } from "./random.ts";
-import { initialState, invalidPayload, nextReading, readingPayload } from "./sensors.ts";
-import type { SensorState } from "./sensors.ts";
+import { type Logger, silentLogger } from "../lib/log.ts";
 import { sleep } from "../lib/sleep.ts";
-import { waitConnected, withTimeout } from "./wait.ts";
+import { connectWithRetry } from "./connect.ts";
+import { resolveOptions, type SimulatorOptions } from "./options.ts";
+import { clockStarts, PayloadSource } from "./payloads.ts";
+import {
+  type BrokerState,
+  Progress,
+  type SimulatorStatus,
+  type SimulatorSummary,
+} from "./progress.ts";
+import { Publisher } from "./publisher.ts";
+import { Schedule } from "./schedule.ts";
+import { waitConnected } from "./wait.ts";
 
 export { createRandom } from "./random.ts";
 export type { SimulatorOptions } from "./options.ts";
-
-/** Model time of the first reading when only a seed is given: 06:00 UTC, sunrise. */
-const REPLAY_START = Date.UTC(2024, 5, 1, 6);
-
-/** State of the link to the broker. */
-export type BrokerState = "connecting" | "connected" | "reconnecting";
-
-/** Progress, reported on every change. */
-export interface SimulatorStatus {
-  broker: BrokerState;
-  /** Messages the broker took (QoS 1) or that were written to it (QoS 0), invalid included. */
-  published: number;
-  /** How many of `published` were deliberately malformed. */
-  invalid: number;
-  /** Messages lost to a dropped connection. */
-  failed: number;
-  /** Time since the broker first accepted the connection, ms. */
-  elapsedMs: number;
-  /** Simulated time of the latest reading, ms since the epoch. */
-  simulatedTime?: number | undefined;
-}
-
-/** Totals of a finished run. */
-export interface SimulatorSummary {
-  published: number;
-  invalid: number;
-  failed: number;
-  elapsedMs: number;
-  /** Seed used, so the run can be replayed. */
-  seed: number;
-}
+export type { BrokerState, SimulatorStatus, SimulatorSummary } from "./progress.ts";
 
 /** Injected clock, sleep, progress callback and logger (for tests and the CLI). */
 export interface SimulatorDeps {
@@ -67,20 +32,36 @@ export interface SimulatorDeps {
   now?: () => number;
   /** Resolves after `ms`, or early when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Called with a copy of the status on every change. */
   onStatus?: (status: SimulatorStatus) => void;
+  /** Where connects, reconnects and failures are logged. Default: nowhere. */
   logger?: Logger;
 }
 
-/** Publishes in flight at once; bounds memory when the broker is slower than the schedule. */
-const MAX_IN_FLIGHT = 256;
 /** How long a stop by `signal` waits for unacknowledged messages. */
 const ABORT_FLUSH_MS = 2_000;
 
 /**
  * Connects, publishes on an absolute schedule (message k is due at start + k·gap, so the
  * rate does not drift) until `count`, `durationMs` or `signal`, then flushes and disconnects.
- * Throws `RangeError` for bad options and `StartupError` when the broker cannot be reached
- * within `connectTimeoutMs`.
+ * Throws `RangeError` (an `OptionError` naming the option) for bad options, and `StartupError`
+ * when the broker cannot be reached within `connectTimeoutMs`.
+ *
+ * @example Ten readings from two stations to a local broker, replayable with seed 1
+ * ```ts
+ * import { runSimulator } from "./mod.ts";
+ *
+ * export async function simulateTen(): Promise<void> {
+ *   const summary = await runSimulator({
+ *     mqttUrl: "mqtt://localhost:1883",
+ *     sensors: ["V1", "V2"],
+ *     intervalMs: 1_000,
+ *     count: 10,
+ *     seed: 1,
+ *   });
+ *   console.log(summary); // { published: 10, invalid: 0, failed: 0, elapsedMs: …, seed: 1 }
+ * }
+ * ```
  */
 export async function runSimulator(
   options: SimulatorOptions,
@@ -88,113 +69,86 @@ export async function runSimulator(
 ): Promise<SimulatorSummary> {
   const o = resolveOptions(options);
   const now = deps.now ?? Date.now;
-  const pause = deps.sleep ?? sleep;
   const logger = deps.logger ?? silentLogger;
   const signal = options.signal;
-  const status: SimulatorStatus = {
-    broker: "connecting",
-    published: 0,
-    invalid: 0,
-    failed: 0,
-    elapsedMs: 0,
-  };
-  const report = () => deps.onStatus?.({ ...status });
-  const summary = (): SimulatorSummary => {
-    const { published, invalid, failed, elapsedMs } = status;
-    return { published, invalid, failed, elapsedMs, seed: o.seed };
-  };
-  report();
-
+  const progress = new Progress(o.seed, deps.onStatus);
+  progress.report();
   const client = await connectWithRetry(
     { ...o, url: o.mqttUrl, timeoutMs: o.connectTimeoutMs, signal },
-    { now, sleep: pause, logger },
+    { now, sleep: deps.sleep ?? sleep, logger },
   );
-  if (!client) return summary();
+  if (!client) return progress.summary();
   const shown = redactUrl(o.mqttUrl);
   logger.info("connected to MQTT broker", { url: shown, seed: o.seed });
-  status.broker = "connected";
-  watchConnection(client, logger, shown, (state) => {
-    status.broker = state;
-    report();
+  watchConnection(client, logger, shown, (state) => progress.broker(state));
+  progress.broker("connected");
+
+  const startMs = now();
+  const publisher = new Publisher(client, o, (message, error) => {
+    if (error) logger.debug("publish failed", { sensor: message.sensorId, error });
+    progress.settled(message, error !== undefined, now() - startMs);
   });
-  report();
+  await publishOnSchedule({
+    client,
+    publisher,
+    progress,
+    schedule: Schedule.of(o, startMs),
+    source: new PayloadSource({
+      ...o,
+      starts: clockStarts(o.startTime, { seeded: options.seed !== undefined, nowMs: startMs }),
+    }),
+    now,
+    pause: deps.sleep ?? sleep,
+    signal,
+  });
 
-  const random = createRandom(o.seed);
-  const startReal = now();
-  // The model's clock: --start, or a fixed morning when only --seed is given (so the same seed
-  // gives the same values whenever it runs), or now. Timestamps follow --start, else real time.
-  const stampStart = o.startTime ?? startReal;
-  const simStart = o.startTime ??
-    (options.seed !== undefined ? REPLAY_START : startReal);
-  const gap = o.ratePerSec !== undefined ? 1_000 / o.ratePerSec : o.intervalMs / o.sensors.length;
-  const end = o.durationMs !== undefined ? startReal + o.durationMs : Infinity;
-  const states = new Map<string, SensorState>();
-  for (const id of o.sensors) states.set(id, initialState(id, random, simStart));
-
-  let pending = 0;
-  let wake: (() => void) | undefined;
-  const settled = () => {
-    pending--;
-    wake?.();
-  };
-  let pausedMs = 0;
-  for (let k = 0; o.count === undefined || k < o.count; k++) {
-    const due = startReal + pausedMs + k * gap;
-    if (due >= end) break;
-    if (due > now()) await pause(due - now(), signal);
-    if (signal?.aborted || now() >= end) break;
-    if (!client.connected) {
-      // Hold the schedule while the broker is away rather than bursting to catch up.
-      const since = now();
-      if (!await waitConnected(client, end - since, signal)) break;
-      pausedMs += now() - since;
-    }
-    // Check the signal now and then: a stalled broker must not hold off Ctrl-C.
-    while (pending >= MAX_IN_FLIGHT && !signal?.aborted) {
-      await withTimeout(new Promise<void>((r) => wake = r), 250);
-    }
-    if (signal?.aborted) break;
-
-    const id = o.sensors[k % o.sensors.length]!;
-    // Time spent waiting for the broker moves the simulated clock too, so readings stay current.
-    const elapsed = (k * gap + pausedMs) * o.timeScale;
-    const t = simStart + elapsed;
-    const stamp = stampStart + elapsed;
-    const invalid = random() < o.invalidRatio;
-    let payload: string;
-    if (invalid) {
-      payload = invalidPayload(random, id, stamp);
-    } else {
-      const reading = nextReading(states.get(id)!, t, random);
-      states.set(id, reading.state);
-      payload = readingPayload(id, stamp, reading.values);
-    }
-    pending++;
-    status.simulatedTime = stamp;
-    client.publish(sensorTopic(id, o.topic), payload, { qos: o.qos }, (error) => {
-      if (error) {
-        status.failed++;
-        logger.debug("publish failed", { sensor: id, error });
-      } else {
-        status.published++;
-        if (invalid) status.invalid++;
-      }
-      status.elapsedMs = now() - startReal;
-      settled();
-      report();
-    });
-  }
-
-  const flushed = pending === 0 ||
-    await withTimeout(
-      new Promise<void>((resolve) => wake = () => pending === 0 && resolve()),
-      signal?.aborted ? ABORT_FLUSH_MS : o.connectTimeoutMs,
-    );
-  if (!flushed) logger.warn("some messages were not acknowledged", { pending });
+  const flushed = await publisher.flush(signal?.aborted ? ABORT_FLUSH_MS : o.connectTimeoutMs);
+  if (!flushed) logger.warn("some messages were not acknowledged", { pending: publisher.pending });
   await client.endAsync(!flushed || !client.connected);
-  status.elapsedMs = now() - startReal;
-  report();
-  return summary();
+  progress.finished(now() - startMs);
+  return progress.summary();
+}
+
+/** What the publish loop works with. */
+interface Loop {
+  client: MqttClient;
+  publisher: Publisher;
+  progress: Progress;
+  schedule: Schedule;
+  source: PayloadSource;
+  now: () => number;
+  pause: (ms: number, signal?: AbortSignal) => Promise<void>;
+  signal: AbortSignal | undefined;
+}
+
+/** Publishes message after message on the schedule, until it ends or the run is stopped. */
+async function publishOnSchedule(loop: Loop): Promise<void> {
+  const { schedule, source, publisher, progress } = loop;
+  for (let k = 0; schedule.includes(k); k++) {
+    if (!await turnOf(k, loop)) break;
+    const message = source.next(k, schedule.elapsedAt(k));
+    progress.publishing(message.stamp);
+    publisher.publish(message);
+  }
+}
+
+/**
+ * Waits until message `k` may go: its due time, a connected broker, room in flight. `false`
+ * when the run ends first (signal, end of the duration).
+ */
+async function turnOf(k: number, loop: Loop): Promise<boolean> {
+  const { schedule, now, signal, client } = loop;
+  const due = schedule.dueAt(k);
+  if (due > now()) await loop.pause(due - now(), signal);
+  if (signal?.aborted || now() >= schedule.endMs) return false;
+  if (!client.connected) {
+    // Hold the schedule while the broker is away rather than bursting to catch up.
+    const since = now();
+    if (!await waitConnected(client, schedule.endMs - since, signal)) return false;
+    schedule.hold(now() - since);
+  }
+  await loop.publisher.room(signal);
+  return !signal?.aborted;
 }
 
 /** After the first connect, lets MQTT.js reconnect and reports the link's state. */

@@ -12,7 +12,9 @@ export interface SimulatorOptions {
   mqttUrl: string;
   /** Port added to a bare-host `mqttUrl`. Default 1883. */
   mqttPort?: number | undefined;
+  /** MQTT user name (or in `mqttUrl`, not both). */
   username?: string | undefined;
+  /** MQTT password. */
   password?: string | undefined;
   /** Sensor ids; messages go to them round-robin. */
   sensors: readonly string[];
@@ -112,7 +114,10 @@ function brokerOf(options: SimulatorOptions): ReturnType<typeof parseBrokerUrl> 
     throw new OptionError("mqttUrl", (error as Error).message, { cause: error });
   }
   if (broker.username !== undefined && options.username !== undefined) {
-    throw new OptionError("mqttUrl", "carries credentials and {username} is set too; give them once");
+    throw new OptionError(
+      "mqttUrl",
+      "carries credentials and {username} is set too; give them once",
+    );
   }
   return broker;
 }

@@ -4,20 +4,7 @@
  * @module
  */
 import type { MqttClient } from "mqtt";
-
-/** Resolves after `ms`, or as soon as `signal` aborts (never rejects). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
+import { sleep } from "../lib/sleep.ts";
 
 /** Resolves `true` when `promise` settles within `ms`, `false` otherwise. */
 export async function withTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {

@@ -1,35 +1,20 @@
 /**
  * The `tail` WebSocket client: connects with a token (in the `Authorization` header), hands
- * every server message to the caller, reconnects with jittered exponential backoff when the
- * connection drops or the server says "try again later" (1013), and stops after `count`
- * readings, on abort, or on a policy close (1008).
+ * every server message to the caller, and reconnects with jittered exponential backoff when
+ * the connection drops. How it treats a close comes from the close table: it reconnects, backs
+ * off ("try again later", 1013) or stops (a refused token, 1008). It also stops after `count`
+ * readings and on abort.
  * @module
  */
 import { escapeControl } from "../lib/sanitize.ts";
-import { CloseCode, CloseReason, type ServerMessage } from "../protocol/mod.ts";
-import { backoffDelay } from "./backoff.ts";
+import { sleep } from "../lib/sleep.ts";
+import type { ServerMessage } from "../protocol/mod.ts";
 import { CappedMap, MAX_SENSORS } from "./capped_map.ts";
-import { describeEnd, type EndDescription } from "./close_info.ts";
-import { abortableSleep, session, type SessionEnd, type Shared } from "./session.ts";
+import { ReconnectPolicy } from "./reconnect.ts";
+import { session, type Shared } from "./session.ts";
 import { displayUrl, streamUrl } from "./url.ts";
 
-/** Why a run failed: the server refused us (`auth`, close 1008) or could not be reached. */
-export type TailErrorKind = "auth" | "unreachable";
-
-/** A run that cannot go on; the CLI prints `message` and exits 1. */
-export class TailError extends Error {
-  /** What went wrong. */
-  readonly kind: TailErrorKind;
-  /** The server's close reason for `auth` (e.g. `token expired`), as sent: escape to print. */
-  readonly closeReason: string | undefined;
-  /** Creates a tail error; `message` says what failed and what to do. */
-  constructor(kind: TailErrorKind, message: string, options?: { closeReason?: string }) {
-    super(message);
-    this.name = "TailError";
-    this.kind = kind;
-    this.closeReason = options?.closeReason;
-  }
-}
+export { TailError, type TailErrorKind } from "./errors.ts";
 
 /** Where the client is; `closed` is final. */
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "closed";
@@ -85,118 +70,78 @@ export interface TailDeps {
 
 /** How a run ended normally. */
 export interface TailResult {
+  /** `count` readings were passed on, or the signal aborted. */
   reason: "count" | "aborted";
   /** Readings handed to `onMessage`. */
   readings: number;
 }
 
-/** Least time the first connection's final attempt gets, ms. */
-const LAST_ATTEMPT_MS = 250;
 /**
- * Backoff step a "try again later" (1013) starts from: 4x the first delay (0.5-1 s by
- * default), and a 1013 never resets the backoff, as a normal reconnect after readings does.
- */
-const TRY_LATER_ATTEMPT = 2;
-
-/**
- * Streams from the server until `count` readings, abort, or a fatal close. Rejects with
- * {@link TailError} on a policy close (`auth`), or (`unreachable`) when the first connection
- * is not up within `connectTimeoutMs` or the server answers HTTP 4xx (429 excepted). A
- * "try again later" (1013) is retried with a longer backoff. Readings the server replays
- * after a reconnect are passed on only once.
+ * Streams from the server until `count` readings, abort, or a close the close table says not
+ * to retry. Rejects with {@link TailError}: `auth` on a refused token (1008; an expired token
+ * that `token` mints afresh is renewed instead), `refused` on another such close, or
+ * `unreachable` when the first connection is not up within `connectTimeoutMs` or the server
+ * answers HTTP 4xx (429 excepted). A "try again later" (1013) is retried with a longer
+ * backoff. Readings the server replays after a reconnect are passed on only once.
+ *
+ * @example Print ten readings, then stop
+ * ```ts
+ * import { runTail } from "./client.ts";
+ *
+ * export async function printTen(token: string): Promise<void> {
+ *   const { readings } = await runTail(
+ *     { url: "ws://localhost:8000/ws/sensors", token, count: 10, connectTimeoutMs: 10_000 },
+ *     {
+ *       onMessage(msg) {
+ *         if (msg.type === "sensor_reading") console.log(msg.data.sensor_id, msg.data.moisture);
+ *       },
+ *       onState(state, detail) {
+ *         console.error(`tail: ${state}${detail ? `: ${detail}` : ""}`);
+ *       },
+ *     },
+ *   );
+ *   console.error(`${readings} readings`);
+ * }
+ * ```
  */
 export async function runTail(
   options: TailOptions,
   events: TailEvents,
   deps: TailDeps = {},
 ): Promise<TailResult> {
-  const now = deps.now ?? Date.now;
-  const random = deps.random ?? Math.random;
-  const sleep = deps.sleep ?? abortableSleep;
-  const shown = escapeControl(displayUrl(options.url));
+  const wait = deps.sleep ?? sleep;
   const url = streamUrl(options.url, options.sensors);
-  const deadline = now() + options.connectTimeoutMs;
   const shared: Shared = {
     readings: 0,
     lastRaw: new CappedMap(options.maxSensors ?? MAX_SENSORS),
   };
-  /** A handshake completed: the server is up, so the connect deadline no longer applies. */
-  let everOpened = false;
-  /** A connection carried messages: later ones are reconnects. */
-  let everConnected = false;
-  let attempt = 0;
+  const policy = new ReconnectPolicy({
+    connectTimeoutMs: options.connectTimeoutMs,
+    reconnectMinMs: options.reconnectMinMs,
+    reconnectMaxMs: options.reconnectMaxMs,
+    shown: escapeControl(displayUrl(options.url)),
+    renewable: typeof options.token === "function",
+    now: deps.now ?? Date.now,
+    random: deps.random ?? Math.random,
+  });
+  const finish = (reason: TailResult["reason"]): TailResult => {
+    events.onState("closed", reason === "count" ? `${shared.readings} readings` : "stopped");
+    return { reason, readings: shared.readings };
+  };
   events.onState("connecting");
   while (true) {
     if (options.signal?.aborted) return finish("aborted");
     const token = typeof options.token === "function" ? await options.token() : options.token;
-    // The last attempt before the deadline still gets a fair slice, so its error is the
-    // server's answer ("connection refused") rather than our own timer.
-    const timeoutMs = everOpened
-      ? options.connectTimeoutMs
-      : Math.max(Math.min(LAST_ATTEMPT_MS, options.connectTimeoutMs), deadline - now());
-    const end = await session(url, { token, timeoutMs }, options, events, shared);
+    const connect = { token, timeoutMs: policy.handshakeMs() };
+    const end = await session(url, connect, options, events, shared);
     if (end.kind === "error") throw end.error;
     if (end.kind === "done") return finish(end.reason);
-    everOpened ||= end.opened;
-    everConnected ||= end.received > 0;
-    const about = describeEnd(end);
-    const final = finalError(end, about, {
-      shown,
-      renewable: typeof options.token === "function",
-      gaveUpAfterMs: !everOpened && now() >= deadline ? options.connectTimeoutMs : undefined,
-    });
-    if (final) {
-      events.onState("closed", about.text);
-      throw final;
+    const next = policy.after(end);
+    if (next.kind === "stop") {
+      events.onState("closed", next.detail);
+      throw next.error;
     }
-    if (about.retryLater) attempt = Math.max(attempt, TRY_LATER_ATTEMPT);
-    else if (end.received > 0) attempt = 0;
-    let wait = backoffDelay(attempt++, {
-      minMs: options.reconnectMinMs,
-      maxMs: options.reconnectMaxMs,
-      random,
-    });
-    if (!everOpened) wait = Math.max(0, Math.min(wait, deadline - now()));
-    const what = end.received > 0 ? `connection lost: ${about.text}` : about.text;
-    events.onState(
-      everConnected ? "reconnecting" : "connecting",
-      `${what}; retrying in ${(wait / 1_000).toFixed(1)}s`,
-    );
-    await sleep(wait, options.signal);
+    events.onState(next.state, next.detail);
+    await wait(next.waitMs, options.signal);
   }
-
-  function finish(reason: TailResult["reason"]): TailResult {
-    events.onState("closed", reason === "count" ? `${shared.readings} readings` : "stopped");
-    return { reason, readings: shared.readings };
-  }
-}
-
-/** The error that ends the run after `end`, or `undefined` to retry. */
-function finalError(
-  end: Extract<SessionEnd, { kind: "closed" }>,
-  about: EndDescription,
-  context: { shown: string; renewable: boolean; gaveUpAfterMs: number | undefined },
-): TailError | undefined {
-  if (end.opened && end.code === CloseCode.POLICY_VIOLATION) {
-    // A token we mint ourselves is renewed on reconnect; any other refusal is final.
-    const renew = context.renewable && end.received > 0 &&
-      end.reason === CloseReason.TOKEN_EXPIRED;
-    if (!renew) return new TailError("auth", authMessage(about.text), { closeReason: end.reason });
-  }
-  if (!about.fatal && context.gaveUpAfterMs === undefined) return undefined;
-  const hint = about.hint ? ` ${about.hint}` : "";
-  const gaveUp = about.fatal ? "" : ` (gave up after ${context.gaveUpAfterMs! / 1_000}s)`;
-  return new TailError(
-    "unreachable",
-    `Cannot connect to ${context.shown}: ${about.text}.${hint}${gaveUp}`,
-  );
-}
-
-function authMessage(reason: string): string {
-  const hint = reason === CloseReason.INVALID_TOKEN
-    ? " (was it signed with the secret serve uses? get one with `sensorstream token --sub me`)"
-    : reason === CloseReason.TOKEN_EXPIRED || reason === CloseReason.MISSING_TOKEN
-    ? " (get a fresh one with `sensorstream token --sub me`)"
-    : "";
-  return `Server closed the connection: ${reason}${hint}`;
 }

@@ -1,6 +1,6 @@
 /**
  * One connection of the tail client, from the handshake to its close event: messages are
- * parsed and handed on, replayed readings dropped, and the end described for the reconnect
+ * parsed and handed on, replayed readings dropped, and how it ended handed to the reconnect
  * loop in tail/client.ts.
  * @module
  */
@@ -120,18 +120,4 @@ function tokenError(error: unknown): unknown {
     `the token cannot be sent (${error.message}); a JWT has no spaces or control characters`,
     { cause: error },
   );
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -200,7 +200,11 @@ Deno.test("validateConfig rejects each bad field with a message naming the optio
       { limits: { rateLimitMs: -500 } },
       /--rate-limit \/ WEBSOCKET_RATE_LIMIT_SECONDS is -500 ms; use a number of ms >= 0/,
     ],
-    ["infinite rate limit", { limits: { rateLimitMs: Infinity } }, /--rate-limit .* is Infinity ms/],
+    [
+      "infinite rate limit",
+      { limits: { rateLimitMs: Infinity } },
+      /--rate-limit .* is Infinity ms/,
+    ],
     [
       "max buffered bytes",
       { limits: { maxBufferedBytes: 0 } },

@@ -64,15 +64,18 @@ Deno.test("ingest", async (t) => {
     assert.equal(metrics.mqttRetained.value, 2);
   });
 
-  await t.step("the throttle sends the first of a burst at once and the latest at the window end", () => {
-    const { ingest, out, metrics, clock } = setup(1_000);
-    for (const moisture of [1, 2, 3]) ingest.take("sensors/V1/data", reading({ moisture }));
-    assert.deepEqual(out.map((r) => JSON.parse(r.text).data.moisture), [1]);
-    clock.advance(1_000);
-    assert.deepEqual(out.map((r) => JSON.parse(r.text).data.moisture), [1, 3]);
-    assert.equal(metrics.mqttThrottled.value, 1);
-    ingest.close();
-  });
+  await t.step(
+    "the throttle sends the first of a burst at once and the latest at the window end",
+    () => {
+      const { ingest, out, metrics, clock } = setup(1_000);
+      for (const moisture of [1, 2, 3]) ingest.take("sensors/V1/data", reading({ moisture }));
+      assert.deepEqual(out.map((r) => JSON.parse(r.text).data.moisture), [1]);
+      clock.advance(1_000);
+      assert.deepEqual(out.map((r) => JSON.parse(r.text).data.moisture), [1, 3]);
+      assert.equal(metrics.mqttThrottled.value, 1);
+      ingest.close();
+    },
+  );
 
   await t.step("at most 10,000 sensors are remembered; the oldest is forgotten", () => {
     const { ingest } = setup();

@@ -23,7 +23,9 @@ async function sourceFiles(): Promise<Map<string, string>> {
     for await (const e of Deno.readDir(new URL(dir, ROOT))) {
       const path = `${dir}/${e.name}`;
       if (e.isDirectory) await walk(path);
-      else if (e.name.endsWith(".ts")) files.set(path, await Deno.readTextFile(new URL(path, ROOT)));
+      else if (e.name.endsWith(".ts")) {
+        files.set(path, await Deno.readTextFile(new URL(path, ROOT)));
+      }
     }
   };
   for (const dir of ["cli", "server", "sim", "tail", "lib", "protocol"]) await walk(dir);
@@ -68,7 +70,10 @@ Deno.test("a flag or variable name is declared in one source file, and options o
 
 Deno.test("the README's configuration table lists every serve option and its default", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
-  const table = readme.slice(readme.indexOf("| Flag "), readme.indexOf("\n\n", readme.indexOf("| Flag ")));
+  const table = readme.slice(
+    readme.indexOf("| Flag "),
+    readme.indexOf("\n\n", readme.indexOf("| Flag ")),
+  );
   const rows = table.split("\n").slice(2).map((l) => l.split("|").map((c) => c.trim()));
   const documented = new Map(rows.map((r) => [r[1]!.replace(/`/g, ""), r[2]!.replace(/`/g, "")]));
   for (const spec of Object.values(SERVE_OPTIONS)) {

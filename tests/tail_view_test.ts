@@ -1,10 +1,6 @@
 /** The `tail` views: the live table model, the line format and the in-place screen. */
 import assert from "node:assert/strict";
-import {
-  envelopeOf,
-  type SensorReadingData,
-  type SensorReadingMessage,
-} from "../protocol/mod.ts";
+import { envelopeOf, type SensorReadingData, type SensorReadingMessage } from "../protocol/mod.ts";
 import { LiveScreen } from "../tail/screen.ts";
 import { formatLine, sparkline, TableModel } from "../tail/view.ts";
 import { CappedMap } from "../tail/capped_map.ts";

@@ -1,0 +1,98 @@
+/**
+ * A simulator run's progress: the broker link's state and the counts of published, invalid
+ * and failed messages, reported to the caller on every change and summed up at the end.
+ * @module
+ */
+import type { SimMessage } from "./payloads.ts";
+
+/** State of the link to the broker. */
+export type BrokerState = "connecting" | "connected" | "reconnecting";
+
+/** Progress, reported on every change. */
+export interface SimulatorStatus {
+  /** The link to the broker. */
+  broker: BrokerState;
+  /** Messages the broker took (QoS 1) or that were written to it (QoS 0), invalid included. */
+  published: number;
+  /** How many of `published` were deliberately malformed. */
+  invalid: number;
+  /** Messages lost to a dropped connection. */
+  failed: number;
+  /** Time since the broker first accepted the connection, ms. */
+  elapsedMs: number;
+  /** Simulated time of the latest reading, ms since the epoch. */
+  simulatedTime?: number | undefined;
+}
+
+/** Totals of a finished run. */
+export interface SimulatorSummary {
+  /** Messages the broker took, invalid included (as in {@link SimulatorStatus}). */
+  published: number;
+  /** How many of `published` were deliberately malformed. */
+  invalid: number;
+  /** Messages lost to a dropped connection. */
+  failed: number;
+  /** Time from the first connect to the end of the run, ms. */
+  elapsedMs: number;
+  /** Seed used, so the run can be replayed. */
+  seed: number;
+}
+
+/** Keeps a run's status and reports a copy of it to `onStatus` on every change. */
+export class Progress {
+  readonly #seed: number;
+  readonly #onStatus: ((status: SimulatorStatus) => void) | undefined;
+  readonly #status: SimulatorStatus = {
+    broker: "connecting",
+    published: 0,
+    invalid: 0,
+    failed: 0,
+    elapsedMs: 0,
+  };
+
+  /** Progress of a run with `seed`. */
+  constructor(seed: number, onStatus?: (status: SimulatorStatus) => void) {
+    this.#seed = seed;
+    this.#onStatus = onStatus;
+  }
+
+  /** Reports the status as it is. */
+  report(): void {
+    this.#onStatus?.({ ...this.#status });
+  }
+
+  /** The broker link changed. */
+  broker(state: BrokerState): void {
+    this.#status.broker = state;
+    this.report();
+  }
+
+  /** A message with timestamp `stamp` is being published (reported with its outcome). */
+  publishing(stamp: number): void {
+    this.#status.simulatedTime = stamp;
+  }
+
+  /** A message was taken by the broker, or failed; `elapsedMs` since the run started. */
+  settled(message: SimMessage, failed: boolean, elapsedMs: number): void {
+    const s = this.#status;
+    if (failed) s.failed++;
+    else {
+      s.published++;
+      if (message.invalid) s.invalid++;
+    }
+    s.elapsedMs = elapsedMs;
+    this.report();
+  }
+
+  /** The run ended `elapsedMs` after it started. */
+  finished(elapsedMs: number): void {
+    this.#status.elapsedMs = elapsedMs;
+    this.report();
+  }
+
+  /** The totals so far. */
+  summary(): SimulatorSummary {
+    const { published, invalid, failed, elapsedMs } = this.#status;
+    return { published, invalid, failed, elapsedMs, seed: this.#seed };
+  }
+}
