@@ -97,13 +97,18 @@ Deno.test("asking at connect for sensors the token excludes gets an error saying
 });
 
 Deno.test("a client whose token expires while connected is closed with 1008 token expired", async () => {
-  // clockToleranceSec 0 so the test does not wait for the usual 30 s of skew.
-  await using server = await startTestServer({ auth: { clockToleranceSec: 0 } });
-  const exp = Math.floor(Date.now() / 1000) + 2;
+  // Token time runs on the injected clock: the test moves it instead of waiting.
+  const clock = new FakeClock(Date.now());
+  await using server = await startTestServer({}, { clock });
+  const exp = Math.floor(clock.now() / 1000) + 600;
   const probe = await connectClient(server, { token: await mintTestToken({}, { expiresIn: exp }) });
   await probe.next("connection_status");
+  clock.advance(600_000); // at exp: still within the 30 s of skew
+  assert.equal(probe.isClosed, false);
+  clock.advance(30_001);
   const closed = await within(5_000, probe.closed, "expiry close");
   assert.deepEqual(closed, { code: 1008, reason: "token expired" });
+  assert.equal(server.metrics.disconnects.get("token expired"), 1);
 });
 
 Deno.test("a plain GET on the WebSocket path gets 426 with a hint", async () => {
