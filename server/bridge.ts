@@ -20,6 +20,9 @@ export interface BridgeOptions {
   mqtt: MqttConfig;
   /** Per-sensor throttle window, ms; 0 disables. */
   rateLimitMs: number;
+  /** Most sensors known at once, and how long a silent one is remembered (see {@link Ingest}). */
+  maxSensors?: number;
+  sensorTtlMs?: number;
   metrics: Metrics;
   logger?: Logger;
   clock?: Clock;
@@ -47,6 +50,8 @@ export function startBridge(options: BridgeOptions): Bridge {
   const ingest = new Ingest({
     topic: cfg.topic,
     rateLimitMs: options.rateLimitMs,
+    maxSensors: options.maxSensors,
+    sensorTtlMs: options.sensorTtlMs,
     metrics,
     logger,
     clock,

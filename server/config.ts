@@ -46,6 +46,15 @@ export interface LimitsConfig {
   rateLimitMs: number;
   /** A client whose `bufferedAmount` exceeds this switches to latest-value mode. Default 256 KiB. */
   maxBufferedBytes: number;
+  /**
+   * All clients together buffer at most about this: each client's limit is its share of it
+   * (never above `maxBufferedBytes`). Default 64 MiB.
+   */
+  maxTotalBufferedBytes: number;
+  /** Most sensors known at once; readings of new ids beyond it are dropped. Default 10000. */
+  maxSensors: number;
+  /** A sensor silent this long is forgotten, ms. Default 24 h. */
+  sensorTtlMs: number;
   /** A slow client that cannot drain within this is closed with 1013. Default 30000. */
   slowClientTimeoutMs: number;
   /** Ping interval / idle timeout for dead peers, ms. Default 30000. */
@@ -101,6 +110,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   limits: {
     rateLimitMs: 1_000,
     maxBufferedBytes: 256 * 1024,
+    maxTotalBufferedBytes: 64 * 1024 * 1024,
+    maxSensors: 10_000,
+    sensorTtlMs: 24 * 3_600_000,
     slowClientTimeoutMs: 30_000,
     idleTimeoutMs: 30_000,
     maxMessageBytes: MAX_CLIENT_MESSAGE_BYTES,

@@ -142,6 +142,9 @@ function checkAuth(auth: AuthConfig): void {
 function checkLimits(limits: LimitsConfig): void {
   duration("limits.rateLimitMs", limits.rateLimitMs, ">= 0", " (0 turns the throttle off)");
   count("limits.maxBufferedBytes", limits.maxBufferedBytes, " of bytes");
+  count("limits.maxTotalBufferedBytes", limits.maxTotalBufferedBytes, " of bytes");
+  count("limits.maxSensors", limits.maxSensors);
+  duration("limits.sensorTtlMs", limits.sensorTtlMs, "> 0");
   duration("limits.slowClientTimeoutMs", limits.slowClientTimeoutMs, ">= 0");
   duration("limits.idleTimeoutMs", limits.idleTimeoutMs, "> 0");
   count("limits.maxMessageBytes", limits.maxMessageBytes, " of bytes");

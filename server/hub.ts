@@ -1,23 +1,21 @@
 /**
- * Connected clients, their subscriptions, fan-out of already-serialized messages, and the
- * slow-consumer policy. The hub talks to sockets only through a {@link Transport}.
+ * Connected clients, their subscriptions, and the fan-out of already-serialized messages, with
+ * bounded memory and fresh readings at any load. The hub talks to sockets only through a
+ * {@link Transport}.
  *
- * Subscriptions: `null` means every sensor the client may see. `subscribe` from `null`
- * narrows to exactly the given ids (what a dashboard asking for V1,V3 wants); from an explicit
- * set it adds. `unsubscribe` removes from an explicit set; from `null` it becomes the client's
- * `allowed` set minus the ids, or, when the client may see everything, "all except" those ids
- * (kept in `excluded`; a later `subscribe` of an excluded id removes it from there).
+ * Subscriptions follow the rules in `hub_client.ts` (`null` = every sensor the client may see).
  *
- * Slow consumers: a client whose `bufferedAmount` exceeds `maxBufferedBytes` enters
- * latest-value mode: at most one pending message per sensor, one pending broadcast and
- * {@link MAX_PENDING_REPLIES} direct replies. `tick()` flushes it once its buffer drains, or
- * closes it with 1013 after `slowClientTimeoutMs`.
+ * Memory: every client may buffer at most its share of `maxTotalBufferedBytes` (and at most
+ * `maxBufferedBytes`); over it, it gets latest values only, and is closed with 1013 only when its
+ * buffer makes no progress for `slowClientTimeoutMs` ({@link Delivery}).
+ *
+ * Freshness: below saturation every reading goes to every client at once. When fan-out cannot
+ * keep up ({@link OverloadDetector}), readings are conflated to the latest per sensor and sent
+ * in rounds over all clients, in time slices, so every client gets every sensor's latest value
+ * once per round, and none waits behind a backlog.
  * @module
  */
-import { silentLogger } from "../lib/log.ts";
-import type { Logger } from "../lib/log.ts";
-import { CLOSES } from "../protocol/mod.ts";
-import { type Clock, systemClock } from "../lib/clock.ts";
+import { Delivery } from "./delivery.ts";
 import {
   Client,
   type ClientInfo,
@@ -26,60 +24,37 @@ import {
   MAX_SUBSCRIPTIONS,
   type Transport,
 } from "./hub_client.ts";
+import { type HubOptions, type ResolvedHubOptions, resolveHubOptions } from "./hub_options.ts";
+import { Pacer, TICK_EXPECTED_MS } from "./pacer.ts";
+import { Rounds } from "./rounds.ts";
 
-export { MAX_PENDING_REPLIES, MAX_SUBSCRIPTIONS };
-export type { ClientInfo, HubClient, Transport };
+export { MAX_PENDING_REPLIES, MAX_SUBSCRIPTIONS, TICK_EXPECTED_MS };
+export type { ClientInfo, HubClient, HubOptions, Transport };
 
 const NO_SENSORS: ReadonlySet<string> = new Set();
-/** `WebSocket.OPEN`. */
-const OPEN = 1;
-
-/** Options of {@link Hub}. */
-export interface HubOptions {
-  /** A client whose transport buffers more than this enters latest-value mode. */
-  maxBufferedBytes: number;
-  /** A slow client whose buffer does not drain within this is closed with 1013. */
-  slowClientTimeoutMs: number;
-  /** `now()` is used for slow-since bookkeeping. Default: the system clock. */
-  clock?: Clock;
-  /** Where send failures and slow-client closes are logged. Default: silent. */
-  logger?: Logger;
-  /** Called with the number of messages handed to transports (once per operation). */
-  onSent?(count: number): void;
-  /** Called with the number of messages dropped for slow clients (once per operation). */
-  onDropped?(count: number): void;
-  /** Called when the hub itself closes a client (slow consumer, failed send), with the reason. */
-  onClosed?(reason: string): void;
-}
+/** Longest stretch of fan-out work before the event loop gets a turn, ms. */
+const SLICE_MS = 20;
 
 /** Registry of connected clients and the fan-out to them. */
 export class Hub {
   readonly #clients = new Map<string, Client>();
-  /** Clients in latest-value mode, so `tick()` costs O(slow clients). */
-  readonly #slow = new Set<Client>();
-  readonly #maxBuffered: number;
-  readonly #slowTimeoutMs: number;
-  readonly #clock: Clock;
-  readonly #logger: Logger;
-  readonly #onSent: (count: number) => void;
-  readonly #onDropped: (count: number) => void;
-  readonly #onClosed: (reason: string) => void;
+  readonly #o: ResolvedHubOptions;
+  readonly #delivery: Delivery;
+  readonly #pacer: Pacer;
+  readonly #rounds: Rounds<Client>;
 
   /** Creates an empty hub; throws `RangeError` on negative or non-finite limits. */
   constructor(options: HubOptions) {
-    for (const key of ["maxBufferedBytes", "slowClientTimeoutMs"] as const) {
-      const v = options[key];
-      if (!Number.isFinite(v) || v < 0) {
-        throw new RangeError(`Hub option ${key} must be a finite number >= 0, got ${v}`);
-      }
-    }
-    this.#maxBuffered = options.maxBufferedBytes;
-    this.#slowTimeoutMs = options.slowClientTimeoutMs;
-    this.#clock = options.clock ?? systemClock;
-    this.#logger = options.logger ?? silentLogger;
-    this.#onSent = options.onSent ?? (() => {});
-    this.#onDropped = options.onDropped ?? (() => {});
-    this.#onClosed = options.onClosed ?? (() => {});
+    this.#o = resolveHubOptions(options);
+    this.#delivery = new Delivery(this.#o, (client) => this.#forget(client));
+    this.#pacer = new Pacer({
+      now: this.#o.clock.now(),
+      overload: this.#o.overload,
+      defer: this.#o.defer,
+      logger: this.#o.logger,
+      run: () => this.#slice(),
+    });
+    this.#rounds = new Rounds<Client>((client, entries) => this.#deliver(client, entries));
   }
 
   /** Registers a client; throws `RangeError` if its id is already taken. */
@@ -94,6 +69,7 @@ export class Hub {
     const client = new Client(info, transport);
     client.setSubscriptions(subscriptions);
     this.#clients.set(info.id, client);
+    this.#delivery.reshare(this.#clients.size);
     return client;
   }
 
@@ -117,7 +93,19 @@ export class Hub {
 
   /** Clients in latest-value mode now. */
   get slowCount(): number {
-    return this.#slow.size;
+    return this.#delivery.slow.size;
+  }
+
+  /** Whether fan-out is conflating readings because it cannot keep up. */
+  get overloaded(): boolean {
+    return this.#pacer.overloaded;
+  }
+
+  /** Bytes buffered to all clients now (what the total budget bounds). */
+  bufferedBytes(): number {
+    let total = 0;
+    for (const c of this.#clients.values()) total += c.transport.bufferedAmount;
+    return total;
   }
 
   /** All connected clients. */
@@ -134,9 +122,8 @@ export class Hub {
   }
 
   /**
-   * Adds sensors to a client's subscriptions (see the module doc for the rule from `null`).
-   * Returns what it now receives (`null` = all it may see); an empty set for an unknown id.
-   * Ids beyond {@link MAX_SUBSCRIPTIONS} are ignored (the result shows what was kept).
+   * Adds sensors to a client's subscriptions. Returns what it now receives (`null` = all it may
+   * see); an empty set for an unknown id. Ids beyond {@link MAX_SUBSCRIPTIONS} are ignored.
    */
   subscribe(id: string, sensors: Iterable<string>): ReadonlySet<string> | null {
     const client = this.#clients.get(id);
@@ -162,28 +149,55 @@ export class Hub {
   sendTo(id: string, text: string): boolean {
     const client = this.#clients.get(id);
     if (!client) return false;
-    if (this.#deferred(client)) {
+    if (this.#delivery.deferred(client)) {
       const kept = client.queueReply(text);
-      if (!kept) this.#onDropped(1);
+      if (!kept) this.#o.onDropped(1);
       return kept;
     }
-    const sent = this.#send(client, text);
-    if (sent) this.#onSent(1);
+    const sent = this.#delivery.send(client, text);
+    if (sent) this.#o.onSent(1);
     return sent;
   }
 
-  /** Sends one serialized reading to every client that can see it; returns how many got it now. */
+  /**
+   * Gives a client the last reading of every sensor it may see (the connect snapshot): they
+   * wait in its latest-value queue and go out as fast as its buffer allows, so none is lost
+   * however many sensors there are.
+   */
+  offerSnapshot(id: string, readings: Iterable<{ sensorId: string; text: string }>): void {
+    const client = this.#clients.get(id);
+    if (!client) return;
+    this.#delivery.hold(client);
+    for (const r of readings) {
+      if (this.canSee(client, r.sensorId)) client.queueReading(r.sensorId, r.text);
+    }
+    const sent = this.#delivery.flush(client);
+    if (sent > 0) this.#o.onSent(sent);
+  }
+
+  /**
+   * Sends one serialized reading to every client that can see it; returns how many got it now.
+   * When overloaded, it joins the next round instead (replacing an older one of the sensor).
+   */
   publishReading(sensorId: string, text: string): number {
+    if (this.#pacer.overloaded) {
+      if (this.#rounds.offer(sensorId, text)) this.#o.onConflated(1);
+      this.#pacer.schedule();
+      return 0;
+    }
+    const started = performance.now();
+    const delivery = this.#delivery;
     let sent = 0;
-    let dropped = 0;
+    let conflated = 0;
     for (const client of this.#clients.values()) {
       if (!this.canSee(client, sensorId)) continue;
-      if (this.#deferred(client)) {
-        if (client.queueReading(sensorId, text)) dropped++;
-      } else if (this.#send(client, text)) sent++;
+      if (delivery.deferred(client)) {
+        if (client.queueReading(sensorId, text)) conflated++;
+      } else if (delivery.send(client, text)) sent++;
     }
-    if (sent > 0) this.#onSent(sent);
-    if (dropped > 0) this.#onDropped(dropped);
+    this.#pacer.busy(performance.now() - started);
+    if (sent > 0) this.#o.onSent(sent);
+    if (conflated > 0) this.#o.onConflated(conflated);
     return sent;
   }
 
@@ -192,87 +206,60 @@ export class Hub {
     let sent = 0;
     let dropped = 0;
     for (const client of this.#clients.values()) {
-      if (this.#deferred(client)) {
+      if (this.#delivery.deferred(client)) {
         if (client.queueBroadcast(text)) dropped++;
-      } else if (this.#send(client, text)) sent++;
+      } else if (this.#delivery.send(client, text)) sent++;
     }
-    if (sent > 0) this.#onSent(sent);
-    if (dropped > 0) this.#onDropped(dropped);
+    if (sent > 0) this.#o.onSent(sent);
+    if (dropped > 0) this.#o.onDropped(dropped);
     return sent;
   }
 
-  /** Flushes slow clients whose buffer drained; closes those slow for too long with 1013. */
+  /**
+   * Every {@link TICK_EXPECTED_MS}: decides overload, closes slow clients whose buffer made no
+   * progress for too long, and makes sure waiting work gets done.
+   */
   tick(): void {
-    const now = this.#clock.now();
-    let sent = 0;
-    let dropped = 0;
-    for (const client of this.#slow) {
-      // Every client in #slow has slowSince set (it is set on the way in).
-      const since = client.slowSince!;
-      if (client.transport.bufferedAmount <= this.#maxBuffered) {
-        this.#slow.delete(client);
-        for (const text of client.takePending()) {
-          if (!this.#send(client, text)) break;
-          sent++;
-        }
-      } else if (now - since > this.#slowTimeoutMs) {
-        dropped += client.pendingCount;
-        this.#logger.warn("closing slow client", {
-          client: client.id,
-          slowForMs: now - since,
-          bufferedBytes: client.transport.bufferedAmount,
-        });
-        this.#forget(client);
-        client.dropped += client.pendingCount;
-        client.closeQuietly(CLOSES.SLOW_CONSUMER);
-        this.#onClosed(CLOSES.SLOW_CONSUMER.reason);
-      }
-    }
-    if (sent > 0) this.#onSent(sent);
-    if (dropped > 0) this.#onDropped(dropped);
+    const now = this.#o.clock.now();
+    this.#pacer.tick(now, this.#clients.size);
+    this.#delivery.closeStuck(now);
+    if (this.#delivery.slow.size > 0 || this.#rounds.pending) this.#pacer.schedule();
   }
 
   /** Closes every transport with `code` and `reason` (errors ignored), then forgets them all. */
   closeAll(close: { code: number; reason: string }): void {
     for (const client of this.#clients.values()) client.closeQuietly(close);
     this.#clients.clear();
-    this.#slow.clear();
+    this.#delivery.slow.clear();
+  }
+
+  /** Up to {@link SLICE_MS} of work: the current round, then slow clients in turn. */
+  #slice(): void {
+    const started = performance.now();
+    const deadline = started + SLICE_MS;
+    this.#rounds.run(this.#clients, () => performance.now() >= deadline);
+    let sent = 0;
+    for (const client of this.#delivery.slow.turns()) {
+      if (performance.now() >= deadline) break;
+      sent += this.#delivery.flush(client);
+    }
+    if (sent > 0) this.#o.onSent(sent);
+    this.#pacer.busy(performance.now() - started);
+    const unfinished = this.#delivery.slow.size > 0 && performance.now() >= deadline;
+    if (this.#rounds.pending || unfinished) this.#pacer.schedule();
+  }
+
+  /** A round's readings for one client: sent now, or kept as its latest per sensor. */
+  #deliver(client: Client, entries: readonly (readonly [string, string])[]): void {
+    const tally = { sent: 0, conflated: 0 };
+    this.#delivery.readings(client, entries.filter(([id]) => this.canSee(client, id)), tally);
+    if (tally.sent > 0) this.#o.onSent(tally.sent);
+    if (tally.conflated > 0) this.#o.onConflated(tally.conflated);
   }
 
   #forget(client: Client): void {
     this.#clients.delete(client.id);
-    this.#slow.delete(client);
-  }
-
-  /** True when the message must wait: the client is slow, or its buffer is over the limit now. */
-  #deferred(client: Client): boolean {
-    if (client.slowSince !== null) return true;
-    if (client.transport.bufferedAmount <= this.#maxBuffered) return false;
-    client.slowSince = this.#clock.now();
-    this.#slow.add(client);
-    this.#logger.debug("client slow", {
-      client: client.id,
-      bufferedBytes: client.transport.bufferedAmount,
-    });
-    return true;
-  }
-
-  /**
-   * Sends now. A transport that throws is removed: quietly when its socket is already closing
-   * (a normal disconnect, whose close event is logged elsewhere), else closed with 1011.
-   */
-  #send(client: Client, text: string): boolean {
-    try {
-      client.transport.send(text);
-      client.sent++;
-      return true;
-    } catch (error) {
-      this.#forget(client);
-      if (client.transport.readyState !== OPEN) return false;
-      this.#logger.warn("send failed; dropping client", { client: client.id, error });
-      client.closeQuietly(CLOSES.SEND_FAILED);
-      this.#onClosed(CLOSES.SEND_FAILED.reason);
-      return false;
-    }
+    this.#delivery.slow.delete(client);
+    this.#delivery.reshare(this.#clients.size);
   }
 }

@@ -2,6 +2,12 @@
  * One client as the {@link Hub} keeps it: identity, subscriptions, counters and the bounded
  * latest-value queue it uses while the client is slow. Split from `hub.ts` to keep the
  * fan-out readable; only the hub constructs these.
+ *
+ * Subscriptions: `null` means every sensor the client may see. `subscribe` from `null`
+ * narrows to exactly the given ids (what a dashboard asking for V1,V3 wants); from an explicit
+ * set it adds. `unsubscribe` removes from an explicit set; from `null` it becomes the client's
+ * `allowed` set minus the ids, or, when the client may see everything, "all except" those ids
+ * (kept in `excluded`; a later `subscribe` of an excluded id removes it from there).
  * @module
  */
 
@@ -66,9 +72,17 @@ export class Client implements HubClient {
   dropped = 0;
   /** Clock time it became slow, or `null`. */
   slowSince: number | null = null;
-  readonly #readings = new Map<string, string>();
+  /**
+   * While slow: when its socket last drained any bytes, its buffer then, and the bytes handed to
+   * it since (drained = last + added − now; a stuck client never drains).
+   */
+  progressAt = 0;
+  lastBuffered = 0;
+  addedBytes = 0;
+  // Allocated only while slow: an idle client costs as little as possible.
+  #readings: Map<string, string> | undefined;
   #broadcast: string | undefined;
-  #replies: string[] = [];
+  #replies: string[] | undefined;
 
   constructor(info: ClientInfo, transport: Transport) {
     this.id = info.id;
@@ -85,7 +99,8 @@ export class Client implements HubClient {
 
   /** Messages waiting for the buffer to drain. */
   get pendingCount(): number {
-    return this.#readings.size + this.#replies.length + (this.#broadcast === undefined ? 0 : 1);
+    return (this.#readings?.size ?? 0) + (this.#replies?.length ?? 0) +
+      (this.#broadcast === undefined ? 0 : 1);
   }
 
   setSubscriptions(sensors: Iterable<string> | null): ReadonlySet<string> | null {
@@ -118,11 +133,13 @@ export class Client implements HubClient {
     return next;
   }
 
-  /** Keeps only the latest text per sensor; true when an older one was replaced (dropped). */
+  /** Keeps only the latest text per sensor; true when an older one was replaced (conflated). */
   queueReading(sensorId: string, text: string): boolean {
-    const replaced = this.#readings.has(sensorId);
-    this.#readings.set(sensorId, text);
-    if (replaced) this.dropped++;
+    const readings = this.#readings ??= new Map();
+    const replaced = readings.has(sensorId);
+    // Re-inserted at the end: flushes go oldest change first, so none waits forever.
+    if (replaced) readings.delete(sensorId);
+    readings.set(sensorId, text);
     return replaced;
   }
 
@@ -136,24 +153,39 @@ export class Client implements HubClient {
 
   /** Queues a direct reply; false (dropped) when {@link MAX_PENDING_REPLIES} are waiting. */
   queueReply(text: string): boolean {
-    if (this.#replies.length >= MAX_PENDING_REPLIES) {
+    const replies = this.#replies ??= [];
+    if (replies.length >= MAX_PENDING_REPLIES) {
       this.dropped++;
       return false;
     }
-    this.#replies.push(text);
+    replies.push(text);
     return true;
   }
 
-  /** Empties the queue and leaves slow mode; replies first, then the broadcast, then readings. */
-  takePending(): string[] {
-    const out = this.#replies;
-    if (this.#broadcast !== undefined) out.push(this.#broadcast);
-    for (const text of this.#readings.values()) out.push(text);
-    this.#replies = [];
-    this.#broadcast = undefined;
-    this.#readings.clear();
+  /**
+   * Sends what waits, replies first, then the broadcast, then readings (oldest change first),
+   * while `send` succeeds and `full()` is false. Returns how many were sent; the client leaves
+   * slow mode once nothing waits.
+   */
+  flush(send: (text: string) => boolean, full: () => boolean): number {
+    let sent = 0;
+    const next = (text: string) => !full() && send(text) && ++sent > 0;
+    while (this.#replies?.length) {
+      if (!next(this.#replies[0]!)) return sent;
+      this.#replies.shift();
+    }
+    if (this.#broadcast !== undefined) {
+      if (!next(this.#broadcast)) return sent;
+      this.#broadcast = undefined;
+    }
+    for (const [sensorId, text] of this.#readings ?? []) {
+      if (!next(text)) return sent;
+      this.#readings!.delete(sensorId);
+    }
+    this.#readings = undefined;
+    this.#replies = undefined;
     this.slowSince = null;
-    return out;
+    return sent;
   }
 
   /** Closes the transport, ignoring errors from an already-dead socket. */

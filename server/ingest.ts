@@ -31,6 +31,10 @@ export interface IngestOptions {
   topic: string;
   /** Per-sensor throttle window, ms; 0 disables. */
   rateLimitMs: number;
+  /** Most sensors known at once; readings of a new id beyond it are dropped. Default 10000. */
+  maxSensors?: number | undefined;
+  /** A sensor silent this long is forgotten, ms. Default 24 h. */
+  sensorTtlMs?: number | undefined;
   metrics: Metrics;
   logger?: Logger;
   clock?: Clock;
@@ -38,14 +42,15 @@ export interface IngestOptions {
   onReading(reading: OutgoingReading): void;
 }
 
-/** Most sensors whose last reading is remembered; oldest forgotten first. */
-const MAX_REMEMBERED_SENSORS = 10_000;
 /** Invalid-payload log lines: at most one per reason per this many ms. */
 const INVALID_LOG_INTERVAL_MS = 10_000;
 
 /** The bridge's handling of messages, apart from the MQTT link. */
 export class Ingest {
-  readonly #latest = new Map<string, LatestReading>();
+  /** Last reading per known sensor, least recently heard first. */
+  readonly #latest = new Map<string, LatestReading & { heardAt: number }>();
+  readonly #maxSensors: number;
+  readonly #ttlMs: number;
   readonly #sensorIdOf: (topic: string) => string | undefined;
   readonly #throttle: Throttle<OutgoingReading>;
   readonly #invalidLog = new Map<InvalidReason, LogLimiter>();
@@ -59,6 +64,8 @@ export class Ingest {
     this.#logger = options.logger ?? silentLogger;
     this.#clock = options.clock ?? systemClock;
     this.#sensorIdOf = topicMatcher(options.topic);
+    this.#maxSensors = options.maxSensors ?? 10_000;
+    this.#ttlMs = options.sensorTtlMs ?? 24 * 3_600_000;
     this.#throttle = new Throttle<OutgoingReading>(
       options.rateLimitMs,
       (_sensorId, reading) => options.onReading(reading),
@@ -77,22 +84,29 @@ export class Ingest {
       metrics.mqttInvalid.inc(parsed.reason);
       return this.#logInvalid(topic, parsed.reason, parsed.detail);
     }
+    if (!this.#known(parsed.sensorId, receivedAt)) {
+      metrics.mqttInvalid.inc("too_many_sensors");
+      const detail = `${this.#maxSensors} sensors are known; a new id waits until one is silent ` +
+        `for the sensor TTL`;
+      return this.#logInvalid(topic, "too_many_sensors", detail);
+    }
     // Serialized once here; the same text goes to the cache, the throttle and every client.
     const reading = { sensorId: parsed.sensorId, text: JSON.stringify(parsed.message), receivedAt };
     if (retained) {
       // The broker's stored value, replayed on every (re)subscribe: it may be hours old, so it
       // is not news for connected clients, and never replaces a value heard live.
-      if (!this.#latest.has(reading.sensorId)) this.#remember(reading);
+      if (!this.#latest.has(reading.sensorId)) this.#remember(reading, receivedAt);
       return;
     }
-    this.#remember(reading);
+    this.#remember(reading, receivedAt);
     const before = this.#throttle.dropped;
     this.#throttle.push(reading.sensorId, reading);
     metrics.mqttThrottled.inc(this.#throttle.dropped - before);
   }
 
-  /** Latest valid reading per sensor (including ones the throttle still holds). */
+  /** Latest valid reading per sensor heard within the TTL (including ones the throttle holds). */
   latest(): Iterable<LatestReading> {
+    this.#forgetSilent(this.#clock.now());
     return this.#latest.values();
   }
 
@@ -101,11 +115,27 @@ export class Ingest {
     this.#throttle.close();
   }
 
-  #remember(reading: LatestReading): void {
-    const latest = this.#latest;
-    if (latest.has(reading.sensorId)) latest.delete(reading.sensorId);
-    else if (latest.size >= MAX_REMEMBERED_SENSORS) latest.delete(latest.keys().next().value!);
-    latest.set(reading.sensorId, reading);
+  /**
+   * Whether readings of `sensorId` are taken: a known sensor always; a new one while fewer than
+   * the cap are known (sensors silent past the TTL are forgotten first), so a publisher inventing
+   * ids can neither grow memory nor push established sensors out.
+   */
+  #known(sensorId: string, now: number): boolean {
+    this.#forgetSilent(now);
+    return this.#latest.has(sensorId) || this.#latest.size < this.#maxSensors;
+  }
+
+  /** Forgets sensors not heard for the TTL (the map is in the order they were last heard). */
+  #forgetSilent(now: number): void {
+    for (const [id, last] of this.#latest) {
+      if (now - last.heardAt < this.#ttlMs) return;
+      this.#latest.delete(id);
+    }
+  }
+
+  #remember(reading: LatestReading, heardAt: number): void {
+    this.#latest.delete(reading.sensorId);
+    this.#latest.set(reading.sensorId, { ...reading, heardAt });
   }
 
   #logInvalid(topic: string, reason: InvalidReason, detail: string): void {

@@ -23,6 +23,8 @@ export interface LiveState {
   sockets(): number;
   lingering(): number;
   mqttConnected(): boolean;
+  bufferedBytes(): number;
+  overloaded(): boolean;
 }
 
 const NOTHING_YET: LiveState = {
@@ -31,6 +33,8 @@ const NOTHING_YET: LiveState = {
   sockets: () => 0,
   lingering: () => 0,
   mqttConnected: () => false,
+  bufferedBytes: () => 0,
+  overloaded: () => false,
 };
 
 /** The service's metrics. */
@@ -67,6 +71,20 @@ export class Metrics {
     "sensorstream_slow_clients",
     "Clients in latest-value mode now.",
     () => this.#live.slowClients(),
+  );
+  readonly bufferedBytes: Sampled = this.#gauge(
+    "sensorstream_ws_buffered_bytes",
+    "Bytes waiting in all clients' send buffers now (bounded by --max-total-buffered-bytes).",
+    () => this.#live.bufferedBytes(),
+  );
+  readonly overloaded: Sampled = this.#gauge(
+    "sensorstream_overloaded",
+    "1 while fan-out cannot keep up and readings are conflated to the latest per sensor.",
+    () => this.#live.overloaded() ? 1 : 0,
+  );
+  readonly conflated: Counter = this.#counter(
+    "sensorstream_readings_conflated_total",
+    "Readings replaced by a newer one of their sensor before they were sent.",
   );
   readonly mqttConnected: Sampled = this.#gauge(
     "sensorstream_mqtt_connected",

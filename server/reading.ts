@@ -13,6 +13,7 @@ export const INVALID_REASONS = [
   "not_object",
   "schema",
   "sensor_id_mismatch",
+  "too_many_sensors",
 ] as const;
 /** One of {@link INVALID_REASONS}. */
 export type InvalidReason = typeof INVALID_REASONS[number];

@@ -15,7 +15,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
 import { type ServerConfig, type ServerOptions, withDefaults } from "./config.ts";
 import { validateConfig } from "./config_check.ts";
 import { createHandler } from "./handler.ts";
-import { Hub } from "./hub.ts";
+import { Hub, TICK_EXPECTED_MS } from "./hub.ts";
 import type { JwksOptions } from "./jwks.ts";
 import { listen, type Listener } from "./listener.ts";
 import { Metrics } from "./metrics.ts";
@@ -56,8 +56,6 @@ export interface ServerDeps {
   jwks?: JwksOptions;
 }
 
-/** How often slow clients are checked for drain or timeout, ms. */
-const TICK_MS = 100;
 /** How long shutdown waits for clients to acknowledge the 1001 close, ms. */
 const SOCKET_CLOSE_GRACE_MS = 1_000;
 /** `client rejected` log lines: at most this many per second, then a count of the rest. */
@@ -115,7 +113,7 @@ export async function startServer(
     bridge,
     broker,
     sockets,
-    stopTick: every(clock, TICK_MS, () => hub.tick()),
+    stopTick: every(clock, TICK_EXPECTED_MS, () => hub.tick()),
   };
   let stopping = false;
   let listener: Listener;
@@ -134,6 +132,8 @@ export async function startServer(
     sockets: () => sockets.size,
     lingering: () => sockets.lingering,
     mqttConnected: () => bridge.connected,
+    bufferedBytes: () => hub.bufferedBytes(),
+    overloaded: () => hub.overloaded,
   });
   logger.info("listening", {
     url: listener.wsUrl,
@@ -189,11 +189,13 @@ function embeddedBroker(config: ServerConfig, logger: Logger): Promise<EmbeddedB
 function hubOf(config: ServerConfig, metrics: Metrics, clock: Clock, logger: Logger): Hub {
   return new Hub({
     maxBufferedBytes: config.limits.maxBufferedBytes,
+    maxTotalBufferedBytes: config.limits.maxTotalBufferedBytes,
     slowClientTimeoutMs: config.limits.slowClientTimeoutMs,
     clock,
     logger,
     onSent: (n) => metrics.wsSent.inc(n),
     onDropped: (n) => metrics.wsDropped.inc(n),
+    onConflated: (n) => metrics.conflated.inc(n),
     onClosed: (reason) => metrics.disconnects.inc(reason),
   });
 }
@@ -208,6 +210,8 @@ function bridgeOf(
     url,
     mqtt: config.mqtt,
     rateLimitMs: config.limits.rateLimitMs,
+    maxSensors: config.limits.maxSensors,
+    sensorTtlMs: config.limits.sensorTtlMs,
     metrics,
     logger,
     clock,

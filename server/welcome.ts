@@ -88,8 +88,6 @@ export function welcome(hub: Hub, arrival: Arrival): HubClient {
     at: new Date(arrival.now),
   });
   for (const text of greeting) hub.sendTo(id, text);
-  for (const reading of arrival.latest) {
-    if (hub.canSee(client, reading.sensorId)) hub.sendTo(id, reading.text);
-  }
+  hub.offerSnapshot(id, arrival.latest);
   return client;
 }

@@ -7,15 +7,31 @@ interface FakeTimer {
   fn: () => void;
 }
 
+/** Options of {@link FakeClock}. */
+export interface FakeClockOptions {
+  /**
+   * How late every timer fires after its due time, ms (default 0). Real timers run late by a
+   * millisecond or more; code that reschedules from when a timer ran, not from when it was due,
+   * drifts by this much per timer.
+   */
+  timerLagMs?: number;
+}
+
 /** A clock whose time and timers move only through {@link FakeClock.advance}. */
 export class FakeClock implements Clock {
   #now: number;
+  readonly #lagMs: number;
   #nextId = 1;
   #timers: FakeTimer[] = [];
 
-  /** Starts at `start` ms (default 0). */
-  constructor(start = 0) {
+  /** Starts at `start` ms (default 0); timers fire `options.timerLagMs` late. */
+  constructor(start = 0, options: FakeClockOptions = {}) {
+    const lag = options.timerLagMs ?? 0;
+    if (!(lag >= 0 && Number.isFinite(lag))) {
+      throw new RangeError(`FakeClock timerLagMs must be a finite number >= 0, got ${lag}`);
+    }
     this.#now = start;
+    this.#lagMs = lag;
   }
 
   /** Current fake time in ms. */
@@ -23,10 +39,13 @@ export class FakeClock implements Clock {
     return this.#now;
   }
 
-  /** Schedules `fn` at now + `ms` (negative delays count as 0); returns a numeric handle. */
+  /**
+   * Schedules `fn` at now + `ms` (negative delays count as 0) plus the timer lag; returns a
+   * numeric handle.
+   */
   setTimeout(fn: () => void, ms: number): number {
     const id = this.#nextId++;
-    this.#timers.push({ id, due: this.#now + Math.max(0, ms), fn });
+    this.#timers.push({ id, due: this.#now + Math.max(0, ms) + this.#lagMs, fn });
     return id;
   }
 

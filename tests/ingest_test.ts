@@ -9,7 +9,7 @@ const enc = new TextEncoder();
 const reading = (over: Record<string, unknown> = {}) =>
   enc.encode(JSON.stringify({ moisture: 40, temperature: 20, humidity: 50, light: 100, ...over }));
 
-function setup(rateLimitMs = 0) {
+function setup(rateLimitMs = 0, limits: { maxSensors?: number; sensorTtlMs?: number } = {}) {
   const clock = new FakeClock(Date.UTC(2025, 11, 6, 14, 30));
   const metrics = new Metrics();
   const { logger, lines } = recordingLogger();
@@ -17,6 +17,7 @@ function setup(rateLimitMs = 0) {
   const ingest = new Ingest({
     topic: "sensors/+/data",
     rateLimitMs,
+    ...limits,
     metrics,
     logger,
     clock,
@@ -77,12 +78,38 @@ Deno.test("ingest", async (t) => {
     },
   );
 
-  await t.step("at most 10,000 sensors are remembered; the oldest is forgotten", () => {
-    const { ingest } = setup();
-    for (let i = 0; i <= 10_000; i++) ingest.take(`sensors/S${i}/data`, reading());
-    const ids = [...ingest.latest()].map((l) => l.sensorId);
-    assert.equal(ids.length, 10_000);
-    assert.ok(!ids.includes("S0"));
-    assert.ok(ids.includes("S10000"));
+  await t.step(
+    "a publisher inventing ids cannot grow memory or push established sensors out",
+    () => {
+      const { ingest, out, metrics, lines } = setup();
+      for (const id of ["V1", "V2", "V3", "V4", "V5"]) ingest.take(`sensors/${id}/data`, reading());
+      for (let i = 0; i < 20_000; i++) ingest.take(`sensors/X${i}/data`, reading());
+      const ids = new Set([...ingest.latest()].map((l) => l.sensorId));
+      assert.equal(ids.size, 10_000, "the default cap");
+      for (const id of ["V1", "V2", "V3", "V4", "V5"]) assert.ok(ids.has(id), id);
+      assert.ok(!ids.has("X9995"), "the first id beyond the cap was refused");
+      assert.equal(metrics.mqttInvalid.get("too_many_sensors"), 20_000 - 9_995);
+      const refusals = lines.filter((l) => l.fields.reason === "too_many_sensors");
+      assert.equal(refusals.length, 1, "logged once per 10 s, not per reading");
+      // Established sensors still flow.
+      const before = out.length;
+      ingest.take("sensors/V3/data", reading({ moisture: 12 }));
+      assert.equal(out.length, before + 1);
+      assert.equal(JSON.parse(out.at(-1)!.text).data.moisture, 12);
+    },
+  );
+
+  await t.step("a sensor silent for the TTL is forgotten, making room for a new one", () => {
+    const { ingest, clock, metrics } = setup(0, { maxSensors: 2, sensorTtlMs: 60_000 });
+    ingest.take("sensors/V1/data", reading());
+    clock.advance(30_000);
+    ingest.take("sensors/V2/data", reading());
+    ingest.take("sensors/V3/data", reading());
+    assert.equal(metrics.mqttInvalid.get("too_many_sensors"), 1, "full: V3 refused");
+    clock.advance(30_000); // V1 silent for exactly the TTL
+    assert.deepEqual([...ingest.latest()].map((l) => l.sensorId), ["V2"]);
+    ingest.take("sensors/V3/data", reading());
+    assert.deepEqual([...ingest.latest()].map((l) => l.sensorId), ["V2", "V3"]);
+    assert.equal(metrics.mqttInvalid.get("too_many_sensors"), 1);
   });
 });

@@ -115,6 +115,14 @@ export const SERVE_OPTIONS = {
     default: d.limits.maxBufferedBytes,
     path: "limits.maxBufferedBytes",
   }),
+  maxTotalBufferedBytes: option({
+    flags: "--max-total-buffered-bytes <bytes>",
+    env: "WS_MAX_TOTAL_BUFFERED_BYTES",
+    help: "send buffers of all clients together; each client gets its share",
+    parse: intInRange(1, 2 ** 40),
+    default: d.limits.maxTotalBufferedBytes,
+    path: "limits.maxTotalBufferedBytes",
+  }),
   slowClientTimeout: option({
     flags: "--slow-client-timeout <seconds>",
     env: "WS_SLOW_CLIENT_TIMEOUT_SECONDS",
@@ -131,6 +139,23 @@ export const SERVE_OPTIONS = {
     parse: parsePositiveSeconds,
     default: d.limits.idleTimeoutMs / 1000,
     path: "limits.idleTimeoutMs",
+    toConfig: secondsToMs,
+  }),
+  maxSensors: option({
+    flags: "--max-sensors <n>",
+    env: "MAX_SENSORS",
+    help: "most sensors known at once; readings of new ids beyond are dropped",
+    parse: intInRange(1, 10_000_000),
+    default: d.limits.maxSensors,
+    path: "limits.maxSensors",
+  }),
+  sensorTtl: option({
+    flags: "--sensor-ttl <seconds>",
+    env: "SENSOR_TTL_SECONDS",
+    help: "a sensor silent this long is forgotten",
+    parse: parsePositiveSeconds,
+    default: d.limits.sensorTtlMs / 1000,
+    path: "limits.sensorTtlMs",
     toConfig: secondsToMs,
   }),
   maxClients: option({
