@@ -70,8 +70,9 @@ export function createVerifier(
         throw new AuthError("invalid token", `invalid token: longer than ${MAX_TOKEN_BYTES} bytes`);
       }
       // An expired token is refused before any key is looked up: during an identity-provider
-      // outage it must hear "expired" (final), not "auth unavailable" (retry forever).
-      if (expiredUnverified(token, now() / 1000 - auth.clockToleranceSec)) {
+      // outage it must hear "expired" (final), not "auth unavailable" (retry forever). A shared
+      // secret is never unavailable, and jose says "expired" itself.
+      if (mode === "jwks" && expiredUnverified(token, now() / 1000 - auth.clockToleranceSec)) {
         throw new AuthError("token expired", "token expired: its exp is in the past");
       }
       let payload: JWTPayload;
@@ -117,7 +118,16 @@ function checkOf(
       `is ${key.length} bytes; use at least ${MIN_SECRET_BYTES} (e.g. from \`openssl rand -hex 32\`)`,
     );
   }
-  return { mode: "secret", check: async (token, o) => (await jwtVerify(token, key, o)).payload };
+  // Imported once: given raw bytes, jose would import a key for every token it checks.
+  let cryptoKey: Promise<CryptoKey> | undefined;
+  const keyOnce = () =>
+    cryptoKey ??= crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, [
+      "verify",
+    ]);
+  return {
+    mode: "secret",
+    check: async (token, o) => (await jwtVerify(token, await keyOnce(), o)).payload,
+  };
 }
 
 /** Whether the token's (unverified) `exp` is before `nowSec`; false when it cannot be read. */

@@ -6,7 +6,6 @@
  * close frame (denoland/deno#27924), so deadlines on the injected clock stand in for them.
  * @module
  */
-import { at } from "../lib/clock.ts";
 import type { Claims } from "./auth.ts";
 import { decideAdmission } from "./admission.ts";
 import { AuthError } from "./errors.ts";
@@ -16,7 +15,7 @@ import { PendingClose } from "./close_frame.ts";
 import { EarlyMessages, frameSize } from "./early_messages.ts";
 import { welcome } from "./welcome.ts";
 import { SocketTransport } from "./socket_transport.ts";
-import type { ConnectionDeps, ConnectionRequest } from "./connection_deps.ts";
+import type { ConnectionDeps, ConnectionRequest, Expiring } from "./connection_deps.ts";
 
 export type { ConnectionDeps, ConnectionRequest } from "./connection_deps.ts";
 
@@ -32,6 +31,9 @@ const CLOSE_QUIET_MAX_MS = 2_000;
 /** Warn about aborted handshakes kept by the runtime at every this many. */
 const LEAK_WARNING_EVERY = 1_000;
 
+/** The socket events a connection listens to. */
+const SOCKET_EVENTS = ["open", "message", "close", "error"] as const;
+
 /** How a socket that opens after its handshake deadline is closed. */
 const LATE_OPEN = CLOSES.HANDSHAKE_TIMEOUT;
 
@@ -46,19 +48,23 @@ export function runConnection(
   new Connection(socket, request, deps).start();
 }
 
-/** One socket from upgrade to release. */
-export class Connection {
+/**
+ * One socket from upgrade to release. With 10,000 alive it holds no closure or timer of its own:
+ * it is the socket's listener, expiries share one timer, handshake-only state is dropped.
+ */
+export class Connection implements Expiring {
   readonly #socket: WebSocket;
-  readonly #request: ConnectionRequest;
+  readonly #remoteAddr: string;
   readonly #deps: ConnectionDeps;
+  #request: ConnectionRequest | undefined;
   #stage: Stage = "handshake";
   /** Handshake deadline, then close grace: never both. */
   #deadline: unknown;
-  #cancelExpiry: () => void = () => {};
   #verdict: Promise<Claims | AuthError> | undefined;
   #clientId: string | undefined;
   #session: ClientSession | undefined;
-  #early: EarlyMessages;
+  /** Messages that came before the token was checked; allocated when the first one comes. */
+  #early: EarlyMessages | undefined;
   /** What we closed with, when the close was ours. */
   #closedWith: { code: number; reason: string } | undefined;
   /** Our close frame, waiting for the peer to pause (see close_frame.ts). */
@@ -68,8 +74,8 @@ export class Connection {
   constructor(socket: WebSocket, request: ConnectionRequest, deps: ConnectionDeps) {
     this.#socket = socket;
     this.#request = request;
+    this.#remoteAddr = request.remoteAddr;
     this.#deps = deps;
-    this.#early = new EarlyMessages(deps.limits.maxMessageBytes);
   }
 
   /** Registers the socket, starts the token check and arms the handshake deadline. */
@@ -77,7 +83,7 @@ export class Connection {
     const deps = this.#deps;
     const socket = this.#socket;
     deps.sockets.add(this);
-    this.#verdict = deps.verifier.verify(this.#request.token)
+    this.#verdict = deps.verifier.verify(this.#request!.token)
       .catch((e: unknown) =>
         e instanceof AuthError ? e : new AuthError("invalid token", String(e))
       );
@@ -85,13 +91,32 @@ export class Connection {
       () => this.#abandon("handshake"),
       Math.min(HANDSHAKE_TIMEOUT_MS, deps.limits.idleTimeoutMs),
     );
-    socket.onopen = () => void this.#opened();
-    socket.onmessage = (e) => this.#message(e.data);
-    socket.onclose = (e) => this.#closed(e.code, e.reason);
-    // A failed upgrade sends only this event; an open socket's error is followed by its close.
-    socket.onerror = () => {
-      if (socket.readyState === WebSocket.CONNECTING) this.release(1006, "handshake failed");
-    };
+    for (const type of SOCKET_EVENTS) socket.addEventListener(type, this);
+  }
+
+  /** The socket's events (this connection is their listener). */
+  handleEvent(event: Event): void {
+    switch (event.type) {
+      case "message":
+        return this.#message((event as MessageEvent).data);
+      case "open":
+        return void this.#opened();
+      case "close": {
+        const { code, reason } = event as CloseEvent;
+        return this.#closed(code, reason);
+      }
+      case "error":
+        // A failed upgrade sends only this event; an open socket's error is followed by its close.
+        if (this.#socket.readyState === WebSocket.CONNECTING) {
+          this.release(1006, "handshake failed");
+        }
+    }
+  }
+
+  /** The token expired (called by {@link ConnectionDeps.expiries}). */
+  expire(): void {
+    this.#deps.metrics.disconnects.inc(CLOSES.TOKEN_EXPIRED.reason);
+    this.close(CLOSES.TOKEN_EXPIRED);
   }
 
   /**
@@ -152,10 +177,12 @@ export class Connection {
   }
 
   #leaveHub(): void {
-    this.#cancelExpiry();
+    this.#deps.expiries.delete(this);
     if (this.#clientId !== undefined) this.#deps.hub.remove(this.#clientId);
     this.#session = undefined;
-    this.#early.take();
+    this.#early = undefined;
+    this.#request = undefined;
+    this.#verdict = undefined;
   }
 
   /**
@@ -166,7 +193,7 @@ export class Connection {
   #abandon(stage: "handshake" | "close"): void {
     const { metrics, logger, sockets } = this.#deps;
     metrics.socketsAbandoned.inc(stage);
-    logger.debug("socket abandoned", { remote: this.#request.remoteAddr, stage });
+    logger.debug("socket abandoned", { remote: this.#remoteAddr, stage });
     const leaked = metrics.socketsAbandoned.get("handshake");
     if (stage === "handshake" && leaked % LEAK_WARNING_EVERY === 0) {
       logger.warn("aborted handshakes are piling up in the runtime", {
@@ -189,7 +216,7 @@ export class Connection {
       this.#deps.metrics.rejections.inc(CLOSES.MESSAGE_TOO_BIG.reason);
       return this.close(CLOSES.MESSAGE_TOO_BIG);
     }
-    this.#early.offer(data);
+    (this.#early ??= new EarlyMessages(this.#deps.limits.maxMessageBytes)).offer(data);
   }
 
   async #opened(): Promise<void> {
@@ -203,12 +230,19 @@ export class Connection {
       return;
     }
     deps.clock.clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+    // Once open, a socket's error event is followed by its close event: one listener less to keep.
+    this.#socket.removeEventListener("error", this);
     this.#stage = "verifying";
     const verdict = await this.#verdict!;
     if (this.#stage !== "verifying") return;
+    const sensorsParam = this.#request!.sensors;
+    // What only the handshake needed (the token among it) is not kept for the connection's life.
+    this.#request = undefined;
+    this.#verdict = undefined;
     const decision = decideAdmission({
       verdict,
-      sensorsParam: this.#request.sensors,
+      sensorsParam,
       clients: deps.hub.size,
       maxClients: deps.limits.maxClients,
     });
@@ -222,7 +256,7 @@ export class Connection {
     const decision = refusalLog.take(clock.now());
     if (decision.log) {
       logger.info("client rejected", {
-        remote: this.#request.remoteAddr,
+        remote: this.#remoteAddr,
         code: close.code,
         reason: close.reason,
         detail,
@@ -233,12 +267,12 @@ export class Connection {
   }
 
   #admit(claims: Claims, subscriptions: string[] | null, denied: string[]): void {
-    const { hub, metrics, logger, clock } = this.#deps;
+    const { hub, metrics, logger, clock, expiries } = this.#deps;
     this.#stage = "connected";
     const client = welcome(hub, {
       claims,
-      remoteAddr: this.#request.remoteAddr,
-      transport: new SocketTransport(this.#socket, (code, reason) => this.close({ code, reason })),
+      remoteAddr: this.#remoteAddr,
+      transport: new SocketTransport(this.#socket, this),
       subscriptions,
       denied,
       now: clock.now(),
@@ -250,31 +284,16 @@ export class Connection {
     logger.info("client connected", {
       client: client.id,
       sub: claims.sub,
-      remote: this.#request.remoteAddr,
+      remote: this.#remoteAddr,
     });
     // A send that failed on the way closed it already: nothing more to arm.
     if (this.#stage !== "connected") return;
     if (claims.expiresAt !== undefined) {
-      this.#cancelExpiry = at(clock, claims.expiresAt + this.#deps.clockToleranceMs, () => {
-        metrics.disconnects.inc(CLOSES.TOKEN_EXPIRED.reason);
-        this.close(CLOSES.TOKEN_EXPIRED);
-      });
+      expiries.set(this, claims.expiresAt + this.#deps.clockToleranceMs);
     }
-    this.#startSession(client.id);
-  }
-
-  #startSession(id: string): void {
-    const { hub, metrics, limits, clock } = this.#deps;
-    this.#session = new ClientSession(id, {
-      hub,
-      metrics,
-      limits,
-      now: () => clock.now(),
-      close: (close) => {
-        metrics.disconnects.inc(close.reason);
-        this.close(close);
-      },
-    });
-    for (const data of this.#early.take()) this.#session?.onMessage(data);
+    this.#session = new ClientSession(client.id, this.#deps, this);
+    const early = this.#early?.take() ?? [];
+    this.#early = undefined;
+    for (const data of early) this.#session?.onMessage(data);
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Clock } from "../lib/clock.ts";
+import type { Deadlines } from "../lib/deadlines.ts";
 import type { LogLimiter } from "../lib/log_limit.ts";
 import type { Logger } from "../lib/log.ts";
 import type { Verifier } from "./auth.ts";
@@ -31,6 +32,14 @@ export interface ConnectionDeps {
   sockets: SocketRegistry;
   /** Rate limit of `client rejected` log lines (a flood of bad tokens must not flood the log). */
   refusalLog: LogLimiter;
+  /** Token expiries of admitted clients, on one timer; calls `expire()` when one comes. */
+  expiries: Deadlines<Expiring>;
+}
+
+/** A connection whose token expires. */
+export interface Expiring {
+  /** The token expired: count it and close the client. */
+  expire(): void;
 }
 
 /** What the client asked for in the upgrade request. */

@@ -33,7 +33,12 @@ export type { ClientInfo, HubClient, HubOptions, Transport };
 
 const NO_SENSORS: ReadonlySet<string> = new Set();
 /** Longest stretch of fan-out work before the event loop gets a turn, ms. */
-const SLICE_MS = 20;
+const SLICE_MS = 10;
+/**
+ * Most messages a slice hands to sockets: their writes run on the same thread after the slice,
+ * so this bounds each turn of the event loop, and MQTT input gets a turn often.
+ */
+const SLICE_SENDS = 1_000;
 
 /** Registry of connected clients and the fan-out to them. */
 export class Hub {
@@ -42,6 +47,8 @@ export class Hub {
   readonly #delivery: Delivery;
   readonly #pacer: Pacer;
   readonly #rounds: Rounds<Client>;
+  /** Messages the current slice's rounds handed to sockets. */
+  #roundSent = 0;
 
   /** Creates an empty hub; throws `RangeError` on negative or non-finite limits. */
   constructor(options: HubOptions) {
@@ -50,6 +57,7 @@ export class Hub {
     this.#pacer = new Pacer({
       now: this.#o.clock.now(),
       overload: this.#o.overload,
+      cpuMs: this.#o.cpuMs,
       defer: this.#o.defer,
       logger: this.#o.logger,
       run: () => this.#slice(),
@@ -155,7 +163,10 @@ export class Hub {
       return kept;
     }
     const sent = this.#delivery.send(client, text);
-    if (sent) this.#o.onSent(1);
+    if (sent) {
+      this.#o.onSent(1);
+      this.#pacer.count(0, 1);
+    }
     return sent;
   }
 
@@ -173,15 +184,20 @@ export class Hub {
     }
     const sent = this.#delivery.flush(client);
     if (sent > 0) this.#o.onSent(sent);
+    this.#pacer.count(0, sent);
   }
 
   /**
    * Sends one serialized reading to every client that can see it; returns how many got it now.
-   * When overloaded, it joins the next round instead (replacing an older one of the sensor).
+   * When overloaded, it goes to each client at its next turn in the rounds instead (replacing an
+   * older one of the sensor).
    */
   publishReading(sensorId: string, text: string): number {
-    if (this.#pacer.overloaded) {
+    // Rounds under way finish first, even once the overload is over: a reading sent at once
+    // would otherwise overtake an older one of its sensor still waiting for a client's turn.
+    if (this.#pacer.overloaded || this.#rounds.pending) {
       if (this.#rounds.offer(sensorId, text)) this.#o.onConflated(1);
+      this.#pacer.count(0, 0, this.#clients.size);
       this.#pacer.schedule();
       return 0;
     }
@@ -195,7 +211,7 @@ export class Hub {
         if (client.queueReading(sensorId, text)) conflated++;
       } else if (delivery.send(client, text)) sent++;
     }
-    this.#pacer.busy(performance.now() - started);
+    this.#pacer.count(performance.now() - started, sent, this.#clients.size);
     if (sent > 0) this.#o.onSent(sent);
     if (conflated > 0) this.#o.onConflated(conflated);
     return sent;
@@ -212,6 +228,7 @@ export class Hub {
     }
     if (sent > 0) this.#o.onSent(sent);
     if (dropped > 0) this.#o.onDropped(dropped);
+    this.#pacer.count(0, sent);
     return sent;
   }
 
@@ -233,19 +250,24 @@ export class Hub {
     this.#delivery.slow.clear();
   }
 
-  /** Up to {@link SLICE_MS} of work: the current round, then slow clients in turn. */
+  /**
+   * Up to {@link SLICE_MS} of work or {@link SLICE_SENDS} messages: the current round, then slow
+   * clients in turn.
+   */
   #slice(): void {
     const started = performance.now();
     const deadline = started + SLICE_MS;
-    this.#rounds.run(this.#clients, () => performance.now() >= deadline);
-    let sent = 0;
+    let flushed = 0;
+    const timeUp = () => this.#roundSent + flushed >= SLICE_SENDS || performance.now() >= deadline;
+    this.#rounds.run(this.#clients, timeUp);
     for (const client of this.#delivery.slow.turns()) {
-      if (performance.now() >= deadline) break;
-      sent += this.#delivery.flush(client);
+      if (timeUp()) break;
+      flushed += this.#delivery.flush(client);
     }
-    if (sent > 0) this.#o.onSent(sent);
-    this.#pacer.busy(performance.now() - started);
-    const unfinished = this.#delivery.slow.size > 0 && performance.now() >= deadline;
+    const unfinished = this.#delivery.slow.size > 0 && timeUp();
+    if (flushed > 0) this.#o.onSent(flushed);
+    this.#pacer.count(performance.now() - started, flushed + this.#roundSent);
+    this.#roundSent = 0;
     if (this.#rounds.pending || unfinished) this.#pacer.schedule();
   }
 
@@ -253,6 +275,7 @@ export class Hub {
   #deliver(client: Client, entries: readonly (readonly [string, string])[]): void {
     const tally = { sent: 0, conflated: 0 };
     this.#delivery.readings(client, entries.filter(([id]) => this.canSee(client, id)), tally);
+    this.#roundSent += tally.sent;
     if (tally.sent > 0) this.#o.onSent(tally.sent);
     if (tally.conflated > 0) this.#o.onConflated(tally.conflated);
   }

@@ -2,6 +2,7 @@
  * Options of the {@link Hub} and their defaults, checked once at construction.
  * @module
  */
+import process from "node:process";
 import { type Clock, systemClock } from "../lib/clock.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import type { OverloadThresholds } from "./overload.ts";
@@ -20,7 +21,9 @@ export interface HubOptions {
   logger?: Logger;
   /** When fan-out counts as overloaded (see `OverloadDetector`). */
   overload?: Partial<OverloadThresholds>;
-  /** Runs `fn` soon, after pending I/O (the next slice of a round). Default `setTimeout(fn, 0)`. */
+  /** CPU time the process has used, ms. Default: `process.cpuUsage()`. */
+  cpuMs?: () => number;
+  /** Runs `fn` soon, after pending I/O (the next slice of a round). Default `setTimeout(fn, 1)`. */
   defer?: (fn: () => void) => void;
   /** Called with the number of messages handed to transports (once per operation). */
   onSent?(count: number): void;
@@ -57,10 +60,17 @@ export function resolveHubOptions(options: HubOptions): ResolvedHubOptions {
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
     overload: options.overload ?? {},
-    defer: options.defer ?? ((fn) => setTimeout(fn, 0)),
+    cpuMs: options.cpuMs ?? processCpuMs,
+    defer: options.defer ?? ((fn) => setTimeout(fn, 1)),
     onSent: options.onSent ?? none,
     onDropped: options.onDropped ?? none,
     onConflated: options.onConflated ?? none,
     onClosed: options.onClosed ?? none,
   };
+}
+
+/** CPU time (user and system) this process has used, ms. */
+function processCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }

@@ -1,7 +1,8 @@
 /**
- * The pace of the hub's fan-out: it adds up the time fan-out keeps the event loop busy, samples
- * the {@link OverloadDetector} once a tick (logging entering and leaving overload once each), and
- * runs deferred work once per turn of the event loop however often it is asked for.
+ * The pace of the hub's fan-out: it counts deliveries made and owed and the time fan-out keeps
+ * the event loop busy, samples the {@link OverloadDetector} once a tick (logging entering and
+ * leaving overload once each), and runs deferred work once per turn of the event loop however
+ * often it is asked for.
  * @module
  */
 import type { Logger } from "../lib/log.ts";
@@ -15,6 +16,8 @@ export interface PacerOptions {
   /** Clock time of creation, ms (the first tick measures from it). */
   now: number;
   overload: Partial<OverloadThresholds>;
+  /** CPU time the process has used, ms (only differences matter). */
+  cpuMs: () => number;
   /** Runs a function soon, after pending I/O. */
   defer: (fn: () => void) => void;
   logger: Logger;
@@ -22,18 +25,22 @@ export interface PacerOptions {
   run: () => void;
 }
 
-/** Busy-time accounting, overload decisions and deferred work for the hub. */
+/** Load accounting, overload decisions and deferred work for the hub. */
 export class Pacer {
   readonly #detector: OverloadDetector;
   readonly #o: PacerOptions;
   #busyMs = 0;
+  #sends = 0;
+  #demand = 0;
   #lastTick: number;
+  #lastCpu: number;
   #scheduled = false;
 
   constructor(options: PacerOptions) {
     this.#o = options;
     this.#detector = new OverloadDetector(options.overload);
     this.#lastTick = options.now;
+    this.#lastCpu = options.cpuMs();
   }
 
   /** Whether fan-out is overloaded now (see {@link OverloadDetector}). */
@@ -41,27 +48,33 @@ export class Pacer {
     return this.#detector.overloaded;
   }
 
-  /** Counts `ms` of fan-out work since the last tick. */
-  busy(ms: number): void {
-    this.#busyMs += ms;
+  /**
+   * Counts fan-out work: `busyMs` of it, `sends` messages handed to sockets, and `demand`
+   * deliveries exact delivery owes. A burst of work since the last tick enters overload at once.
+   */
+  count(busyMs: number, sends: number, demand = 0): void {
+    this.#busyMs += busyMs;
+    this.#sends += sends;
+    this.#demand += demand;
+    if (this.#detector.burst(this.#busyMs)) this.#log(true);
   }
 
   /** Samples the load at `now`; logs a change of state, with the client count for context. */
   tick(now: number, clients: number): void {
     const elapsed = now - this.#lastTick;
-    this.#lastTick = now;
+    const cpu = this.#o.cpuMs();
     const was = this.#detector.overloaded;
     const overloaded = this.#detector.sample(now, {
-      busyMs: this.#busyMs,
       elapsedMs: elapsed,
       lagMs: Math.max(0, elapsed - TICK_EXPECTED_MS),
+      cpuMs: cpu - this.#lastCpu,
+      sends: this.#sends,
+      demand: this.#demand,
     });
-    this.#busyMs = 0;
-    if (overloaded === was) return;
-    const fields = { clients, busy: Number(this.#detector.busy.toFixed(2)) };
-    if (overloaded) {
-      this.#o.logger.warn("overloaded: sending the latest reading per sensor", fields);
-    } else this.#o.logger.info("overload over: sending every reading again", fields);
+    this.#lastTick = now;
+    this.#lastCpu = cpu;
+    this.#busyMs = this.#sends = this.#demand = 0;
+    if (overloaded !== was) this.#log(overloaded, clients);
   }
 
   /** Runs the deferred work on the next turn of the event loop (once, however often asked). */
@@ -72,5 +85,17 @@ export class Pacer {
       this.#scheduled = false;
       this.#o.run();
     });
+  }
+
+  #log(overloaded: boolean, clients?: number): void {
+    const d = this.#detector;
+    const fields = {
+      clients,
+      share: Number(d.share.toFixed(2)),
+      costMicros: Number((d.costMs * 1000).toFixed(1)),
+    };
+    if (overloaded) {
+      this.#o.logger.warn("overloaded: sending the latest reading per sensor", fields);
+    } else this.#o.logger.info("overload over: sending every reading again", fields);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { type Clock, every, systemClock } from "../lib/clock.ts";
 import { StartupError } from "../lib/errors.ts";
+import { Deadlines } from "../lib/deadlines.ts";
 import { LogLimiter } from "../lib/log_limit.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import { redactUrl } from "../lib/secrets.ts";
@@ -14,6 +15,7 @@ import { type Bridge, startBridge } from "./bridge.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
 import { type ServerConfig, type ServerOptions, withDefaults } from "./config.ts";
 import { validateConfig } from "./config_check.ts";
+import type { Expiring } from "./connection_deps.ts";
 import { createHandler } from "./handler.ts";
 import { Hub, TICK_EXPECTED_MS } from "./hub.ts";
 import type { JwksOptions } from "./jwks.ts";
@@ -156,6 +158,7 @@ function handlerOf(
     ...more,
     limits: config.limits,
     refusalLog: new LogLimiter(REFUSAL_LOGS_PER_SECOND, 1_000),
+    expiries: new Deadlines<Expiring>(more.clock, (client) => client.expire()),
     clockToleranceMs: config.auth.clockToleranceSec * 1000,
     mqttConnected: () => bridge.connected,
     latest: () => bridge.latest(),

@@ -3,6 +3,7 @@
  * and an `error` reply for anything else, closing clients that keep sending garbage.
  * @module
  */
+import type { Clock } from "../lib/clock.ts";
 import type { LimitsConfig } from "./config.ts";
 import type { Hub } from "./hub.ts";
 import type { Metrics } from "./metrics.ts";
@@ -18,13 +19,17 @@ import {
 /** The `type` of every message a client may send, from the protocol's schema. */
 const CLIENT_TYPES: readonly string[] = ClientMessageSchema.options.map((o) => o.shape.type.value);
 
-/** What a session needs. */
+/** What sessions need from the server: shared by every session, so a session costs little. */
 export interface SessionDeps {
   hub: Hub;
   metrics: Metrics;
   limits: Pick<LimitsConfig, "maxMessageBytes" | "maxErrors" | "errorWindowMs">;
-  now: () => number;
-  /** Closes this client (the caller counts the disconnect). */
+  clock: Pick<Clock, "now">;
+}
+
+/** The client's connection, as its session sees it. */
+export interface SessionOwner {
+  /** Closes the client (the session has counted the disconnect). */
   close(close: CloseEntry): void;
 }
 
@@ -32,13 +37,15 @@ export interface SessionDeps {
 export class ClientSession {
   readonly #id: string;
   readonly #deps: SessionDeps;
+  readonly #owner: SessionOwner;
   /** Times of recent errors, oldest first; never longer than `maxErrors + 1`. */
-  readonly #errors: number[] = [];
+  #errors: number[] | undefined;
 
-  /** Creates the session for hub client `clientId`. */
-  constructor(clientId: string, deps: SessionDeps) {
+  /** Creates the session for hub client `clientId` on `owner`, its connection. */
+  constructor(clientId: string, deps: SessionDeps, owner: SessionOwner) {
     this.#id = clientId;
     this.#deps = deps;
+    this.#owner = owner;
   }
 
   /** Handles one WebSocket message event's data. */
@@ -83,7 +90,7 @@ export class ClientSession {
     const { hub } = this.#deps;
     switch (msg.type) {
       case "ping":
-        this.#reply(envelopeOf("pong", {}, new Date(this.#deps.now())));
+        this.#reply(envelopeOf("pong", {}, new Date(this.#deps.clock.now())));
         return;
       case "subscribe":
       case "unsubscribe": {
@@ -93,7 +100,7 @@ export class ClientSession {
         const sensors = subs === null ? null : [...subs].sort();
         const excluded = subs === null ? [...(hub.get(this.#id)?.excluded ?? [])].sort() : [];
         this.#reply(
-          envelopeOf("subscriptions", { sensors, excluded }, new Date(this.#deps.now())),
+          envelopeOf("subscriptions", { sensors, excluded }, new Date(this.#deps.clock.now())),
         );
         return;
       }
@@ -105,18 +112,18 @@ export class ClientSession {
   }
 
   #error(code: ErrorCode, message: string) {
-    const { limits, now, metrics } = this.#deps;
+    const { limits, clock, metrics } = this.#deps;
     metrics.clientErrors.inc(code);
-    const t = now();
-    this.#errors.push(t);
-    while (this.#errors.length > 0 && this.#errors[0]! <= t - limits.errorWindowMs) {
-      this.#errors.shift();
-    }
-    if (this.#errors.length > limits.maxErrors) {
-      this.#deps.close(CLOSES.TOO_MANY_ERRORS);
+    const t = clock.now();
+    const errors = this.#errors ??= [];
+    errors.push(t);
+    while (errors.length > 0 && errors[0]! <= t - limits.errorWindowMs) errors.shift();
+    if (errors.length > limits.maxErrors) {
+      metrics.disconnects.inc(CLOSES.TOO_MANY_ERRORS.reason);
+      this.#owner.close(CLOSES.TOO_MANY_ERRORS);
       return;
     }
-    if (this.#errors.length > limits.maxErrors + 1) this.#errors.shift();
+    if (errors.length > limits.maxErrors + 1) errors.shift();
     this.#reply(envelopeOf("error", { code, message }, new Date(t)));
   }
 }

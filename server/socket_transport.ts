@@ -5,15 +5,20 @@
  */
 import type { Transport } from "./hub.ts";
 
+/** The connection a transport closes through. */
+export interface TransportOwner {
+  close(close: { code: number; reason: string }): void;
+}
+
 /** The hub's view of a socket: sends go straight through; closes go through the connection. */
 export class SocketTransport implements Transport {
   readonly #socket: WebSocket;
-  readonly #close: (code: number, reason: string) => void;
+  readonly #owner: TransportOwner;
 
-  /** Wraps `socket`; `close` is the connection's close. */
-  constructor(socket: WebSocket, close: (code: number, reason: string) => void) {
+  /** Wraps `socket`; closes go through `owner`, its connection. */
+  constructor(socket: WebSocket, owner: TransportOwner) {
     this.#socket = socket;
-    this.#close = close;
+    this.#owner = owner;
   }
 
   /** Queues a text frame. */
@@ -23,7 +28,7 @@ export class SocketTransport implements Transport {
 
   /** Closes through the connection. */
   close(code: number, reason: string): void {
-    this.#close(code, reason);
+    this.#owner.close({ code, reason });
   }
 
   /** Bytes queued but not sent. */

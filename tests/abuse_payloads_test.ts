@@ -100,9 +100,8 @@ Deno.test("every invalid client message gets the error code it was made for", ()
       hub: hub as unknown as Hub,
       metrics: new Metrics(),
       limits: { maxMessageBytes: 64 * 1024, maxErrors: 20, errorWindowMs: 10_000 },
-      now: () => 0,
-      close: () => assert.fail("closed after one message"),
-    });
+      clock: { now: () => 0 },
+    }, { close: () => assert.fail("closed after one message") });
     session.onMessage(g.text);
     assert.equal(JSON.parse(replies[0]!).data.code, g.kind, g.text.slice(0, 60));
   }

@@ -56,6 +56,8 @@ function setup(options: Partial<HubOptions> = {}) {
   const settle = () => {
     for (let i = 0; deferred.length > 0 && i < 10_000; i++) deferred.shift()!();
   };
+  /** Runs the next piece of deferred work (one slice). */
+  const slice = () => deferred.shift()?.();
   /** A tick that ran `lagMs` late: the event loop was saturated. */
   const lateTick = (lagMs: number) => {
     clock.advance(100 + lagMs);
@@ -69,7 +71,7 @@ function setup(options: Partial<HubOptions> = {}) {
       settle();
     }
   };
-  return { clock, lines, counts, hub, connect, settle, lateTick, calm };
+  return { clock, lines, counts, hub, connect, settle, slice, lateTick, calm };
 }
 
 const last = (t: BufferingTransport, sensor: string) =>
@@ -126,6 +128,30 @@ Deno.test("hub under load", async (t) => {
     assert.equal(hub.publishReading("V1", "V1:b"), 1);
     assert.deepEqual(transport.sent, ["V1:a", "V1:b"]);
   });
+
+  await t.step(
+    "a round under way when the overload ends finishes first: nobody goes back in time",
+    () => {
+      const { hub, connect, lateTick, clock, slice, settle } = setup();
+      const clients = Array.from({ length: 1_500 }, connect);
+      lateTick(300);
+      hub.publishReading("V1", "V1:a");
+      // One slice hands out about 1,000 messages: the other clients still wait for "a".
+      slice();
+      const early = clients.filter(({ transport }) => transport.sent.length === 1).length;
+      assert.ok(early >= 1_000 && early < 1_100, `${early} served in the first slice`);
+      for (let t = 0; t < 4_000; t += 100) {
+        clock.advance(100);
+        hub.tick();
+      }
+      assert.equal(hub.overloaded, false, "calm long enough");
+      hub.publishReading("V1", "V1:b");
+      settle();
+      for (const [i, { transport }] of clients.entries()) {
+        assert.deepEqual(transport.sent, i < early ? ["V1:a", "V1:b"] : ["V1:b"], `client ${i}`);
+      }
+    },
+  );
 
   await t.step("a slow client among fast ones still gets a latest value every round", () => {
     const { hub, connect, settle, lateTick } = setup({ maxBufferedBytes: 1_000 });
