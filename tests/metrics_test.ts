@@ -39,3 +39,26 @@ Deno.test("the README lists every metric, and no other", async () => {
   const documented = new Set(section.match(/\b(?:sensorstream|process)_[a-z_]+/g));
   assert.deepEqual([...documented].sort(), new Metrics().registry.names().sort());
 });
+
+Deno.test("the overload gauges show what the hub reports", async () => {
+  const metrics = new Metrics();
+  let overloaded = false;
+  metrics.bind({
+    clients: () => 2,
+    slowClients: () => 0,
+    sockets: () => 2,
+    lingering: () => 0,
+    mqttConnected: () => true,
+    bufferedBytes: () => 1_234,
+    overloaded: () => overloaded,
+  });
+  assert.match(metrics.render(), /^sensorstream_overloaded 0$/m);
+  overloaded = true;
+  assert.match(metrics.render(), /^sensorstream_overloaded 1$/m);
+  assert.match(metrics.render(), /^sensorstream_ws_buffered_bytes 1234$/m);
+  // And a running server wires them to its hub: idle, nothing buffered, not overloaded.
+  await using server = await startTestServer();
+  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  assert.match(text, /^sensorstream_overloaded 0$/m);
+  assert.match(text, /^sensorstream_ws_buffered_bytes 0$/m);
+});
