@@ -11,6 +11,7 @@
  *   --rate 5 --throttle 1 is five sensors at exactly the throttle's rate)
  *   deno task bench --overload   the issue's overload loads, serve pinned to a core (overload.ts)
  *   deno task bench --memory     RSS per idle connection, serve against bare Deno (memory.ts)
+ *   deno task bench --history    bytes per stored reading, 10,000 sensors × 1 h (history_memory.ts)
  */
 import mqtt from "mqtt";
 import { mintToken } from "../server/token.ts";
@@ -113,6 +114,21 @@ function spawnClients(url: string, clients: number): Deno.ChildProcess {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+}
+
+/** The history store's memory, in a process with room for 1.4 GB of readings and a visible GC. */
+async function runHistoryMemory(argv: string[]): Promise<number> {
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--v8-flags=--expose-gc,--max-old-space-size=4096",
+      `${root}bench/history_memory.ts`,
+      ...argv,
+    ],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  return code;
 }
 
 /** Publishes `total` readings over 5 sensors at `rate`/s; returns the seconds it took. */
@@ -224,5 +240,6 @@ async function fanout(argv: string[]): Promise<void> {
 if (import.meta.main) {
   if (Deno.args[0] === "--overload") Deno.exitCode = await runOverload(Deno.args.slice(1));
   else if (Deno.args[0] === "--memory") Deno.exitCode = await runMemory(Deno.args.slice(1));
+  else if (Deno.args[0] === "--history") Deno.exitCode = await runHistoryMemory(Deno.args.slice(1));
   else await fanout(Deno.args);
 }

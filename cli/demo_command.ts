@@ -6,14 +6,32 @@
 import { Command } from "@commander-js/extra-typings";
 import { redactUrl } from "../lib/secrets.ts";
 import { DEFAULT_SENSORS } from "../protocol/mod.ts";
+import { DEFAULT_CONFIG } from "../server/config.ts";
 import { startServer } from "../server/server.ts";
 import { mintToken } from "../server/token.ts";
-import { runSimulator } from "../sim/mod.ts";
+import { type Outage, runSimulator } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
 import { DEMO_OPTIONS } from "./options/demo.ts";
 import { addOptions, valuesOf } from "./options/table.ts";
 import { tailCommandLine } from "./serve_banner.ts";
 import { loggerFor, serveOptionsOf, serveUntilSignal } from "./serve_command.ts";
+
+/**
+ * The demo's outage, so a newcomer sees staleness: V5 silent from 30 s in, for at least 30 s
+ * and twice as long as `serve` waits before calling it stale (the larger of `staleAfterMs` and
+ * three of its intervals), so it is stale for a while and then live again.
+ */
+export function demoOutage(staleAfterMs: number, intervalMs: number): Required<Outage> {
+  const staleAfter = Math.max(staleAfterMs, 3 * intervalMs);
+  return { sensorId: "V5", startMs: 30_000, durationMs: Math.max(30_000, 2 * staleAfter) };
+}
+
+/** `V5 goes silent 30 s in, for 30 s …`: what the banner says about the outage. */
+export function outageText(outage: Required<Outage>): string {
+  const s = (ms: number) => `${Math.round(ms / 1_000)} s`;
+  return `${outage.sensorId} goes silent ${s(outage.startMs)} in, for ${s(outage.durationMs)}: ` +
+    "watch it turn stale, then live again";
+}
 
 /** Builds the `demo` subcommand. */
 export function demoCommand(ctx: CliContext): Command {
@@ -22,6 +40,9 @@ export function demoCommand(ctx: CliContext): Command {
     .addHelpText(
       "after",
       `
+The simulator stops one sensor for a while (V5, from 30 s in, for 30 s or more), so that you
+see serve mark it stale and then live again.
+
 Examples:
   $ deno task demo                       # then paste the printed tail command in a 2nd terminal
   $ deno task demo --port 8080 --mqtt-port 1884 --sim-interval 200ms`,
@@ -34,6 +55,10 @@ Examples:
       const logger = loggerFor(flags, io);
       const options = await serveOptionsOf(command as unknown as Command, io);
       const server = await startServer(options, { logger });
+      const outage = demoOutage(
+        options.stream?.staleAfterMs ?? DEFAULT_CONFIG.stream.staleAfterMs,
+        flags.simInterval,
+      );
       const token = server.dev?.token ??
         await mintToken(options.auth?.secret ?? "", { sub: "demo", ttlSec: 24 * 3600 }).catch(
           () => "<a token from: deno task token --sub me>",
@@ -48,6 +73,7 @@ Examples:
           `  WebSocket:  ${server.wsUrl}?token=${token}`,
           `  MQTT:       ${redactUrl(server.mqttUrl)}  (publish to sensors/<id>/data)`,
           `  Metrics:    ${server.httpUrl}/metrics`,
+          `  Outage:     ${outageText(outage)}`,
           "",
           "  Watch it live in a second terminal:",
           `    ${tailCommandLine(server.wsUrl, token)}`,
@@ -65,6 +91,7 @@ Examples:
         password: options.mqtt?.password,
         sensors: DEFAULT_SENSORS,
         intervalMs: flags.simInterval,
+        outages: [outage],
         signal: AbortSignal.any([io.signal, stopSim.signal]),
       }, { logger }).catch((error) => {
         logger.error("simulator stopped", { error });

@@ -27,6 +27,7 @@ Examples:
   $ sensorstream simulate --sensors V1,V2 --interval 200ms --time-scale 1440
   $ sensorstream simulate --rate 500 --duration 1m --invalid-ratio 0.05   # load test
   $ sensorstream simulate --count 100 --seed 42 --start 2024-06-01T00:00Z --qos 1   # replayable
+  $ sensorstream simulate --outage V3:30s@20s     # V3 silent from 20 s to 50 s in: serve marks it stale
   $ MQTT_BROKER_URL=broker.local sensorstream simulate     # bare host = mqtt://broker.local:1883`,
     );
   addOptions(cmd, SIMULATE_OPTIONS, ctx);

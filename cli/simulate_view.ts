@@ -49,9 +49,10 @@ export class ProgressView {
     }
   }
 
-  /** Takes the latest status; redraws at once when the broker state changed. */
+  /** Takes the latest status; redraws at once when the broker state or the silent set changed. */
   update(status: SimulatorStatus): void {
-    const changed = status.broker !== this.#status?.broker;
+    const changed = status.broker !== this.#status?.broker ||
+      status.silent !== this.#status?.silent;
     this.#status = status;
     if (changed) this.#draw();
   }
@@ -89,8 +90,9 @@ export class ProgressView {
     const clock = this.#showClock && s.simulatedTime !== undefined
       ? `  sim ${new Date(s.simulatedTime).toISOString().slice(0, 16).replace("T", " ")}Z`
       : "";
+    const silent = s.silent.length > 0 ? `  silent: ${s.silent.join(",")}` : "";
     const line = `published ${s.published} (${s.invalid} invalid)  ${rate} msg/s  ` +
-      `broker: ${s.broker}${clock}`;
+      `broker: ${s.broker}${silent}${clock}`;
     this.#io.stdout(`\r\x1b[K${line.slice(0, (this.#io.columns ?? 200) - 1)}`);
     this.#drawn = true;
   }

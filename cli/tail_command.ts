@@ -5,9 +5,11 @@
 import { Command } from "@commander-js/extra-typings";
 import { UsageError } from "./errors.ts";
 import { MIN_SECRET_BYTES, mintToken } from "../server/token.ts";
-import { runTail, type TailOptions } from "../tail/client.ts";
+import { runTail, type TailOptions, type TokenSource } from "../tail/client.ts";
 import { createOutput, type Output, type OutputFormat } from "../tail/output.ts";
+import { commandTokenSource } from "../tail/token_command.ts";
 import { displayUrl, normalizeStreamUrl, tokenInUrl } from "../tail/url.ts";
+import { SPARKLINE_WIDTH } from "../tail/view.ts";
 import type { CliContext } from "./context.ts";
 import type { CliIo } from "./io.ts";
 import { NO_COLOR_ENV, TAIL_OPTIONS } from "./options/tail.ts";
@@ -20,20 +22,29 @@ import {
 } from "./options/table.ts";
 import { resolveSecret } from "./secrets.ts";
 
-/** Lifetime of a token `tail` mints itself; a fresh one is minted for every connection. */
+/**
+ * Lifetime of a token `tail` mints itself; a fresh one is minted for every connection and
+ * before the server's `token_expiring`.
+ */
 const MINTED_TTL_SEC = 12 * 3_600;
 
 type TailFlags = OptionValues<typeof TAIL_OPTIONS>;
 
 const HELP_AFTER = `
-On a terminal tail draws a table that updates in place (NO_COLOR=1 turns colours off);
-piped, or with --json, it prints every server message as one JSON object per line.
+On a terminal tail draws a table that updates in place (NO_COLOR=1 turns colours off),
+its sparklines filled from the server's history; stale sensors say "stale" and since when.
+Piped, or with --json, it prints every server message as one JSON object per line.
 A dropped connection is retried with backoff, and so is "try again later" (close 1013);
-a refused token (close 1008) exits 1. The token goes in the Authorization header.
+after a reconnect tail asks for the readings it missed ("resumed: 12 readings", or
+"gap: history incomplete"). A refused token (close 1008) exits 1. The token goes in the
+Authorization header; a minted one (JWT_SECRET) or one from --token-command is renewed
+before it expires.
 
 Examples:
   $ sensorstream tail --token "$(sensorstream token --sub me)"
   $ JWT_SECRET=... sensorstream tail --sensors V1,V3
+  $ sensorstream tail --token-command 'vault read -field=token secret/sensorstream'
+  $ sensorstream tail --format line --history 100      # the last 100 of each sensor, then live
   $ sensorstream tail --format line --url ws://sensors.example:8000/ws/sensors
   $ sensorstream tail --json --count 10 | jq -c 'select(.type == "sensor_reading") | .data'`;
 
@@ -54,8 +65,9 @@ async function tail(cmd: Command, io: CliIo): Promise<void> {
   const flags = valuesOf(cmd, TAIL_OPTIONS);
   const url = streamUrlOf(flags.url);
   const token = await tokenOf(cmd, flags, url, io);
+  const format = formatOf(flags, io);
   const output = createOutput({
-    format: formatOf(flags, io),
+    format,
     stdout: io.stdout,
     stderr: io.stderr,
     url: displayUrl(url),
@@ -68,6 +80,8 @@ async function tail(cmd: Command, io: CliIo): Promise<void> {
     token,
     sensors: flags.sensors,
     count: flags.count,
+    // The table's sparklines are what history is for; a stream prints what comes, by default.
+    history: flags.history ?? (format === "table" ? SPARKLINE_WIDTH : 0),
     connectTimeoutMs: flags.connectTimeout,
     signal: io.signal,
   }, output);
@@ -85,7 +99,10 @@ function formatOf(flags: TailFlags, io: CliIo): OutputFormat {
   return flags.json ? "json" : flags.format ?? (io.isTerminal ? "table" : "json");
 }
 
-/** The token given (flag, `?token=` in --url, variable), or a minter from the secret. */
+/**
+ * The token given (flag, `?token=` in --url, variable), or a source of fresh ones: the token
+ * command, or a minter from the secret.
+ */
 async function tokenOf(
   cmd: Command,
   flags: TailFlags,
@@ -96,8 +113,9 @@ async function tokenOf(
   // comes after --token and before the variable.
   const o = TAIL_OPTIONS;
   const typed = fromCommandLine(cmd, "token");
+  const inUrl = typed ? undefined : tokenInUrl(url);
   const given = await resolveSecret({ value: o.token }, {
-    value: typed ? flags.token : tokenInUrl(url) ?? flags.token,
+    value: typed ? flags.token : inUrl ?? flags.token,
     fromCli: typed,
   }, io);
   // Resolved even when a token is given, so a secret typed on the command line is warned about.
@@ -106,7 +124,39 @@ async function tokenOf(
     fromCli: fromCommandLine(cmd, "jwtSecret"),
     file: flags.jwtSecretFile,
   }, io);
+  const command = flags.tokenCommand;
+  if (command !== undefined) {
+    if (given) {
+      const from = typed ? "--token" : inUrl ? "a ?token= in --url" : o.token.env;
+      throw new UsageError(
+        `a token is given (${from}) and so is ${optionName(o.tokenCommand)}: give one of them`,
+      );
+    }
+    return await commandSource(command);
+  }
   return await resolveToken(given, { secret });
+}
+
+/**
+ * The token command as a token source. It runs once now, so a command that does not work
+ * stops tail before it connects; that token serves the first connection.
+ */
+async function commandSource(command: string): Promise<TokenSource> {
+  const name = optionName(TAIL_OPTIONS.tokenCommand);
+  if (command.trim() === "") throw new UsageError(`${name} is empty; give a command`);
+  const source = commandTokenSource(command);
+  let first: string | undefined;
+  try {
+    first = await source();
+  } catch (error) {
+    throw new Error(`${name}: ${(error as Error).message}`, { cause: error });
+  }
+  return (signal) => {
+    if (first === undefined) return source(signal);
+    const token = first;
+    first = undefined;
+    return token;
+  };
 }
 
 /** Runs the client into `output`, then closes it. */
@@ -122,7 +172,7 @@ async function stream(options: TailOptions, output: Output): Promise<void> {
   if (failed !== undefined && !(failed instanceof Deno.errors.BrokenPipe)) throw failed;
 }
 
-/** A given token, or a minter that signs a fresh one per connection with `secret`. */
+/** A given token, or a minter that signs a fresh one (per connection, per refresh) with `secret`. */
 async function resolveToken(
   token: string | undefined,
   options: { secret: string | undefined },

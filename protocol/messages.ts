@@ -47,6 +47,8 @@ export const ErrorCode = {
   MESSAGE_TOO_LARGE: "message_too_large",
   UNKNOWN_TYPE: "unknown_type",
   INVALID_MESSAGE: "invalid_message",
+  /** A `refresh` whose token was refused; the connection goes on until the old token's `exp`. */
+  INVALID_TOKEN: "invalid_token",
 } as const;
 /** One of {@link ErrorCode}. */
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
@@ -89,6 +91,43 @@ export const ErrorMessageSchema = envelope(
   }),
 );
 
+/** One stored reading in a `history` reply: the values and the reading's own time. */
+export const HistoryReadingSchema = SensorValuesSchema.extend({ timestamp: isoTimestamp });
+/** One stored reading in a `history` reply. */
+export type HistoryReading = z.infer<typeof HistoryReadingSchema>;
+
+/**
+ * Reply to `history`, one per sensor: its readings strictly after `since`, oldest first.
+ * `complete` is true only when this server held every reading of the sensor for the whole window.
+ */
+export const HistorySchema = envelope(
+  "history",
+  z.object({
+    sensor_id: sensorId,
+    readings: z.array(HistoryReadingSchema),
+    complete: z.boolean(),
+  }),
+);
+/** A sensor went stale (no reading for longer than usual) or live again (a reading came). */
+export const SensorStatusSchema = envelope(
+  "sensor_status",
+  z.object({
+    sensor_id: sensorId,
+    status: z.enum(["live", "stale"]),
+    last_seen: isoTimestamp.describe("When the server last received a reading of the sensor"),
+  }),
+);
+/** The token expires soon: send `refresh` with a new one to stay connected. */
+export const TokenExpiringSchema = envelope(
+  "token_expiring",
+  z.object({ expires_at: isoTimestamp.describe("The token's exp") }),
+);
+/** Reply to an accepted `refresh`. */
+export const TokenRefreshedSchema = envelope(
+  "token_refreshed",
+  z.object({ expires_at: isoTimestamp.nullable().describe("The new token's exp; null: none") }),
+);
+
 /** Any message the server sends. */
 export const ServerMessageSchema = z.discriminatedUnion("type", [
   ConnectionStatusSchema,
@@ -97,17 +136,81 @@ export const ServerMessageSchema = z.discriminatedUnion("type", [
   PongSchema,
   SubscriptionsSchema,
   ErrorMessageSchema,
+  HistorySchema,
+  SensorStatusSchema,
+  TokenExpiringSchema,
+  TokenRefreshedSchema,
 ]);
 /** Any message the server sends. */
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
 /** A `sensor_reading` message. */
 export type SensorReadingMessage = z.infer<typeof SensorReadingSchema>;
 
+/** Longest relative history time, ms (a year: far beyond any history kept). */
+const MAX_RELATIVE_MS = 366 * 24 * 3_600_000;
+const RELATIVE_UNITS_MS: Record<string, number> = {
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/**
+ * A `history` request's time, in ms since the epoch: an ISO8601 date-time with a zone
+ * (`2025-12-06T14:00:00Z`, `…+01:00`), or relative to `now` (`-90s`, `-15m`, `-2h`, `-1d`).
+ * `undefined` when it is neither.
+ */
+export function parseHistoryTime(value: string, now: number): number | undefined {
+  const relative = /^-(\d{1,10})([smhd])$/.exec(value);
+  if (relative) {
+    const ms = Number(relative[1]) * RELATIVE_UNITS_MS[relative[2]!]!;
+    return ms <= MAX_RELATIVE_MS ? now - ms : undefined;
+  }
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+    return undefined;
+  }
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+const historyTime = z.string().max(64).refine(
+  (v) => parseHistoryTime(v, 0) !== undefined,
+  "a time must be ISO8601 with a zone (2025-12-06T14:00:00Z) or relative (-15m, -2h; s, m, h, d)",
+);
+
+/** Most sensors one `history` request names. */
+export const MAX_HISTORY_SENSORS = 1_000;
+
+/** `history`: stored readings strictly after `since` (per sensor, or one time for all). */
+export const HistoryRequestSchema = z.object({
+  type: z.literal("history"),
+  sensors: z.array(sensorId).min(1).max(MAX_HISTORY_SENSORS).optional().describe(
+    "Default: every sensor the client receives",
+  ),
+  since: z.union([
+    historyTime,
+    z.record(sensorId, historyTime).refine(
+      (r) => Object.keys(r).length <= MAX_HISTORY_SENSORS,
+      `at most ${MAX_HISTORY_SENSORS} sensors`,
+    ),
+  ]).optional().describe("Default: everything held. Per sensor: only those sensors"),
+  limit: z.number().int().min(1).max(1_000_000).optional().describe(
+    "Only the most recent N readings per sensor",
+  ),
+});
+/** A `history` request. */
+export type HistoryRequest = z.infer<typeof HistoryRequestSchema>;
+
 /** Messages a client may send. */
 export const ClientMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("subscribe"), sensors: z.array(sensorId).min(1).max(1000) }),
   z.object({ type: z.literal("unsubscribe"), sensors: z.array(sensorId).min(1).max(1000) }),
   z.object({ type: z.literal("ping") }),
+  HistoryRequestSchema,
+  z.object({
+    type: z.literal("refresh"),
+    token: z.string().min(1).max(8 * 1024).describe("A new JWT with the same sub"),
+  }),
 ]);
 /** A message from a client. */
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;

@@ -28,6 +28,10 @@ export interface BridgeOptions {
   clock?: Clock;
   /** Called once per reading that passes validation and the throttle. */
   onReading(reading: OutgoingReading): void;
+  /** Sensor events from ingest (see {@link IngestOptions}). */
+  onHeard?(sensorId: string): void;
+  onForget?(sensorId: string): void;
+  onRefused?(at: number): void;
   /** Called when the broker link goes up or down. */
   onStatus(connected: boolean): void;
 }
@@ -52,6 +56,9 @@ export function startBridge(options: BridgeOptions): Bridge {
     rateLimitMs: options.rateLimitMs,
     maxSensors: options.maxSensors,
     sensorTtlMs: options.sensorTtlMs,
+    onHeard: options.onHeard,
+    onForget: options.onForget,
+    onRefused: options.onRefused,
     metrics,
     logger,
     clock,

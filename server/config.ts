@@ -74,6 +74,18 @@ export interface LimitsConfig {
   maxPendingSockets: number;
 }
 
+/** What the stream offers beyond live readings: history, staleness, token refresh. */
+export interface StreamConfig {
+  /** How far back each sensor's readings are kept, ms; 0 keeps none. Default 1 h. */
+  historyMs: number;
+  /** Most readings kept per sensor. Default 3600. */
+  historyMax: number;
+  /** Least silence before a sensor is stale, ms (and 3× its usual interval). Default 10 s. */
+  staleAfterMs: number;
+  /** `token_expiring` is sent this long before the token's `exp`, ms. Default 60 s. */
+  tokenRefreshWindowMs: number;
+}
+
 /** Everything `startServer` needs. */
 export interface ServerConfig {
   port: number;
@@ -81,6 +93,7 @@ export interface ServerConfig {
   mqtt: MqttConfig;
   auth: AuthConfig;
   limits: LimitsConfig;
+  stream: StreamConfig;
   log: { level: LogLevel; format: LogFormat };
 }
 
@@ -121,6 +134,12 @@ export const DEFAULT_CONFIG: ServerConfig = {
     maxClients: 10_000,
     maxPendingSockets: 1_024,
   },
+  stream: {
+    historyMs: 3_600_000,
+    historyMax: 3_600,
+    staleAfterMs: 10_000,
+    tokenRefreshWindowMs: 60_000,
+  },
   log: { level: "info", format: "pretty" },
 };
 
@@ -138,6 +157,7 @@ export function withDefaults(options: ServerOptions = {}): ServerConfig {
     mqtt: { ...DEFAULT_CONFIG.mqtt, ...options.mqtt },
     auth: { ...DEFAULT_CONFIG.auth, ...options.auth },
     limits: { ...DEFAULT_CONFIG.limits, ...options.limits },
+    stream: { ...DEFAULT_CONFIG.stream, ...options.stream },
     log: { ...DEFAULT_CONFIG.log, ...options.log },
   };
 }

@@ -9,7 +9,7 @@ import { MAX_TIMER_MS } from "../lib/clock.ts";
 import { OptionError } from "../lib/errors.ts";
 import { LOG_LEVELS } from "../lib/log.ts";
 import { topicFilterProblem } from "../protocol/mod.ts";
-import type { AuthConfig, LimitsConfig, MqttConfig, ServerConfig } from "./config.ts";
+import type { AuthConfig, LimitsConfig, MqttConfig, ServerConfig, StreamConfig } from "./config.ts";
 import { MIN_SECRET_BYTES } from "./token.ts";
 
 const shown = (v: unknown) => typeof v === "string" ? `'${v}'` : String(v);
@@ -53,6 +53,7 @@ export function validateConfig(config: ServerConfig): ServerConfig {
   const mqtt = checkMqtt(config.mqtt);
   checkAuth(config.auth);
   checkLimits(config.limits);
+  checkStream(config.stream);
   const { log } = config;
   if (!LOG_LEVELS.includes(log.level)) {
     throw bad("log.level", shown(log.level), `use one of ${LOG_LEVELS.join(", ")}`);
@@ -65,6 +66,7 @@ export function validateConfig(config: ServerConfig): ServerConfig {
     mqtt,
     auth: { ...config.auth },
     limits: { ...config.limits },
+    stream: { ...config.stream },
     log: { ...log },
   };
 }
@@ -137,6 +139,13 @@ function checkAuth(auth: AuthConfig): void {
   if (typeof auth.allowNoExp !== "boolean") {
     throw bad("auth.allowNoExp", shown(auth.allowNoExp), "use true or false");
   }
+}
+
+function checkStream(stream: StreamConfig): void {
+  duration("stream.historyMs", stream.historyMs, ">= 0", " (0 keeps no history)");
+  count("stream.historyMax", stream.historyMax);
+  duration("stream.staleAfterMs", stream.staleAfterMs, "> 0");
+  duration("stream.tokenRefreshWindowMs", stream.tokenRefreshWindowMs, ">= 0");
 }
 
 function checkLimits(limits: LimitsConfig): void {

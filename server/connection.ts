@@ -14,8 +14,10 @@ import { ClientSession } from "./session.ts";
 import { PendingClose } from "./close_frame.ts";
 import { EarlyMessages, frameSize } from "./early_messages.ts";
 import { welcome } from "./welcome.ts";
+import { logAbandoned, logRefusal } from "./connection_log.ts";
+import { TokenLife, type TokenOwner } from "./token_refresh.ts";
 import { SocketTransport } from "./socket_transport.ts";
-import type { ConnectionDeps, ConnectionRequest, Expiring } from "./connection_deps.ts";
+import type { ConnectionDeps, ConnectionRequest } from "./connection_deps.ts";
 
 export type { ConnectionDeps, ConnectionRequest } from "./connection_deps.ts";
 
@@ -28,8 +30,6 @@ const CLOSE_GRACE_MS = 5_000;
 const DENO_IDLE_REASON = "No response from ping frame.";
 /** Our close frame waits for the peer to pause at most this long (and half the grace), ms. */
 const CLOSE_QUIET_MAX_MS = 2_000;
-/** Warn about aborted handshakes kept by the runtime at every this many. */
-const LEAK_WARNING_EVERY = 1_000;
 
 /** The socket events a connection listens to. */
 const SOCKET_EVENTS = ["open", "message", "close", "error"] as const;
@@ -52,7 +52,7 @@ export function runConnection(
  * One socket from upgrade to release. With 10,000 alive it holds no closure or timer of its own:
  * it is the socket's listener, expiries share one timer, handshake-only state is dropped.
  */
-export class Connection implements Expiring {
+export class Connection implements TokenOwner {
   readonly #socket: WebSocket;
   readonly #remoteAddr: string;
   readonly #deps: ConnectionDeps;
@@ -63,6 +63,8 @@ export class Connection implements Expiring {
   #verdict: Promise<Claims | AuthError> | undefined;
   #clientId: string | undefined;
   #session: ClientSession | undefined;
+  /** The admitted client's token: expiry, notice, refreshes. */
+  #token: TokenLife | undefined;
   /** Messages that came before the token was checked; allocated when the first one comes. */
   #early: EarlyMessages | undefined;
   /** What we closed with, when the close was ours. */
@@ -113,10 +115,19 @@ export class Connection implements Expiring {
     }
   }
 
-  /** The token expired (called by {@link ConnectionDeps.expiries}). */
-  expire(): void {
-    this.#deps.metrics.disconnects.inc(CLOSES.TOKEN_EXPIRED.reason);
-    this.close(CLOSES.TOKEN_EXPIRED);
+  /** An admitted client that is not closing. */
+  get connected(): boolean {
+    return this.#stage === "connected";
+  }
+
+  /** A `refresh` from the client (see token_refresh.ts). */
+  refresh(token: string): void {
+    this.#token?.refresh(token);
+  }
+
+  /** Its refresh was refused: the session answers with an `invalid_token` error. */
+  refused(reason: string): void {
+    this.#session?.refused(reason);
   }
 
   /**
@@ -177,8 +188,11 @@ export class Connection implements Expiring {
   }
 
   #leaveHub(): void {
-    this.#deps.expiries.delete(this);
-    if (this.#clientId !== undefined) this.#deps.hub.remove(this.#clientId);
+    this.#token?.cancel();
+    if (this.#clientId !== undefined) {
+      this.#deps.hub.remove(this.#clientId);
+      this.#deps.history.cancel(this.#clientId);
+    }
     this.#session = undefined;
     this.#early = undefined;
     this.#request = undefined;
@@ -191,18 +205,9 @@ export class Connection implements Expiring {
    * until its close event, since Deno keeps it while the peer holds the connection.
    */
   #abandon(stage: "handshake" | "close"): void {
-    const { metrics, logger, sockets } = this.#deps;
-    metrics.socketsAbandoned.inc(stage);
-    logger.debug("socket abandoned", { remote: this.#remoteAddr, stage });
-    const leaked = metrics.socketsAbandoned.get("handshake");
-    if (stage === "handshake" && leaked % LEAK_WARNING_EVERY === 0) {
-      logger.warn("aborted handshakes are piling up in the runtime", {
-        count: leaked,
-        advice: "Deno keeps a socket for each; restart this instance in a quiet hour",
-      });
-    }
+    logAbandoned(this.#deps, this.#remoteAddr, stage);
     this.release(1006, stage === "handshake" ? "handshake not completed" : "close not answered");
-    if (stage === "close") sockets.linger(this);
+    if (stage === "close") this.#deps.sockets.linger(this);
   }
 
   #message(data: unknown): void {
@@ -251,23 +256,12 @@ export class Connection implements Expiring {
   }
 
   #refuse(close: CloseEntry, detail: string): void {
-    const { metrics, logger, clock, refusalLog } = this.#deps;
-    metrics.rejections.inc(close.reason);
-    const decision = refusalLog.take(clock.now());
-    if (decision.log) {
-      logger.info("client rejected", {
-        remote: this.#remoteAddr,
-        code: close.code,
-        reason: close.reason,
-        detail,
-        suppressed: decision.suppressed,
-      });
-    }
+    logRefusal(this.#deps, this.#remoteAddr, { close, detail });
     this.close(close);
   }
 
   #admit(claims: Claims, subscriptions: string[] | null, denied: string[]): void {
-    const { hub, metrics, logger, clock, expiries } = this.#deps;
+    const { hub, metrics, logger, clock } = this.#deps;
     this.#stage = "connected";
     const client = welcome(hub, {
       claims,
@@ -278,6 +272,7 @@ export class Connection implements Expiring {
       now: clock.now(),
       mqttConnected: this.#deps.mqttConnected(),
       latest: this.#deps.latest(),
+      statuses: this.#deps.staleStatuses(),
     });
     this.#clientId = client.id;
     metrics.connections.inc();
@@ -288,9 +283,7 @@ export class Connection implements Expiring {
     });
     // A send that failed on the way closed it already: nothing more to arm.
     if (this.#stage !== "connected") return;
-    if (claims.expiresAt !== undefined) {
-      expiries.set(this, claims.expiresAt + this.#deps.clockToleranceMs);
-    }
+    this.#token = new TokenLife(this.#deps, client.id, this, claims.expiresAt);
     this.#session = new ClientSession(client.id, this.#deps, this);
     const early = this.#early?.take() ?? [];
     this.#early = undefined;

@@ -9,10 +9,12 @@ import type { LogLimiter } from "../lib/log_limit.ts";
 import type { Logger } from "../lib/log.ts";
 import type { Verifier } from "./auth.ts";
 import type { LimitsConfig } from "./config.ts";
+import type { HistoryReplies } from "./history_replies.ts";
 import type { Hub } from "./hub.ts";
 import type { LatestReading } from "./ingest.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SocketRegistry } from "./sockets.ts";
+import type { StatusText } from "./stream.ts";
 
 /** What a connection needs from the server. */
 export interface ConnectionDeps {
@@ -34,12 +36,22 @@ export interface ConnectionDeps {
   refusalLog: LogLimiter;
   /** Token expiries of admitted clients, on one timer; calls `expire()` when one comes. */
   expiries: Deadlines<Expiring>;
+  /** When to say `token_expiring`, on one timer; calls `expiringSoon()`. */
+  notices: Deadlines<Expiring>;
+  /** `token_expiring` goes out this long before `exp`, ms. */
+  tokenRefreshWindowMs: number;
+  /** Answers `history` requests. */
+  history: HistoryReplies;
+  /** `sensor_status` of every stale sensor, sent after the connect snapshot. */
+  staleStatuses(): Iterable<StatusText>;
 }
 
 /** A connection whose token expires. */
 export interface Expiring {
   /** The token expired: count it and close the client. */
   expire(): void;
+  /** The token expires within the refresh window: tell the client. */
+  expiringSoon(): void;
 }
 
 /** What the client asked for in the upgrade request. */

@@ -45,6 +45,11 @@ export class Delivery {
     return true;
   }
 
+  /** True when a message sent now goes out at once (the client is not slow, its buffer fits). */
+  ready(client: Client): boolean {
+    return client.slowSince === null && client.transport.bufferedAmount <= this.#share;
+  }
+
   /** Puts a client in latest-value mode now (its queue is then flushed as it drains). */
   hold(client: Client): void {
     this.slow.mark(client, this.#o.clock.now());

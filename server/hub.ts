@@ -26,19 +26,12 @@ import {
 } from "./hub_client.ts";
 import { type HubOptions, type ResolvedHubOptions, resolveHubOptions } from "./hub_options.ts";
 import { Pacer, TICK_EXPECTED_MS } from "./pacer.ts";
-import { Rounds } from "./rounds.ts";
+import { Slices, STATUS } from "./slices.ts";
 
 export { MAX_PENDING_REPLIES, MAX_SUBSCRIPTIONS, TICK_EXPECTED_MS };
 export type { ClientInfo, HubClient, HubOptions, Transport };
 
 const NO_SENSORS: ReadonlySet<string> = new Set();
-/** Longest stretch of fan-out work before the event loop gets a turn, ms. */
-const SLICE_MS = 10;
-/**
- * Most messages a slice hands to sockets: their writes run on the same thread after the slice,
- * so this bounds each turn of the event loop, and MQTT input gets a turn often.
- */
-const SLICE_SENDS = 1_000;
 
 /** Registry of connected clients and the fan-out to them. */
 export class Hub {
@@ -46,9 +39,7 @@ export class Hub {
   readonly #o: ResolvedHubOptions;
   readonly #delivery: Delivery;
   readonly #pacer: Pacer;
-  readonly #rounds: Rounds<Client>;
-  /** Messages the current slice's rounds handed to sockets. */
-  #roundSent = 0;
+  readonly #slices: Slices;
 
   /** Creates an empty hub; throws `RangeError` on negative or non-finite limits. */
   constructor(options: HubOptions) {
@@ -62,7 +53,11 @@ export class Hub {
       logger: this.#o.logger,
       run: () => this.#slice(),
     });
-    this.#rounds = new Rounds<Client>((client, entries) => this.#deliver(client, entries));
+    this.#slices = new Slices(this.#clients, {
+      delivery: this.#delivery,
+      options: this.#o,
+      canSee: (client, sensorId) => this.canSee(client, sensorId),
+    });
   }
 
   /** Registers a client; throws `RangeError` if its id is already taken. */
@@ -144,6 +139,19 @@ export class Hub {
     return client ? client.unsubscribe(sensors) : NO_SENSORS;
   }
 
+  /** Sets the sensors a client may see (a refreshed token's claim); false for an unknown id. */
+  setAllowed(id: string, allowed: ReadonlySet<string> | null): boolean {
+    const client = this.#clients.get(id);
+    client?.setAllowed(allowed);
+    return client !== undefined;
+  }
+
+  /** True when a message sent to the client now goes out at once (it is not behind). */
+  ready(id: string): boolean {
+    const client = this.#clients.get(id);
+    return client !== undefined && this.#delivery.ready(client);
+  }
+
   /** Replaces a client's subscriptions (`null` = all it may see); returns them. */
   setSubscriptions(id: string, sensors: Iterable<string> | null): ReadonlySet<string> | null {
     const client = this.#clients.get(id);
@@ -175,12 +183,19 @@ export class Hub {
    * wait in its latest-value queue and go out as fast as its buffer allows, so none is lost
    * however many sensors there are.
    */
-  offerSnapshot(id: string, readings: Iterable<{ sensorId: string; text: string }>): void {
+  offerSnapshot(
+    id: string,
+    readings: Iterable<{ sensorId: string; text: string }>,
+    statuses: Iterable<{ sensorId: string; text: string }> = [],
+  ): void {
     const client = this.#clients.get(id);
     if (!client) return;
     this.#delivery.hold(client);
     for (const r of readings) {
       if (this.canSee(client, r.sensorId)) client.queueReading(r.sensorId, r.text);
+    }
+    for (const s of statuses) {
+      if (this.canSee(client, s.sensorId)) client.queueReading(s.sensorId + STATUS, s.text);
     }
     const sent = this.#delivery.flush(client);
     if (sent > 0) this.#o.onSent(sent);
@@ -193,10 +208,19 @@ export class Hub {
    * older one of the sensor).
    */
   publishReading(sensorId: string, text: string): number {
+    return this.#publish(sensorId, sensorId, text);
+  }
+
+  /** Sends a sensor's `sensor_status` like a reading: a client behind keeps the latest. */
+  publishStatus(sensorId: string, text: string): number {
+    return this.#publish(sensorId, sensorId + STATUS, text);
+  }
+
+  #publish(sensorId: string, key: string, text: string): number {
     // Rounds under way finish first, even once the overload is over: a reading sent at once
     // would otherwise overtake an older one of its sensor still waiting for a client's turn.
-    if (this.#pacer.overloaded || this.#rounds.pending) {
-      if (this.#rounds.offer(sensorId, text)) this.#o.onConflated(1);
+    if (this.#pacer.overloaded || this.#slices.rounds.pending) {
+      if (this.#slices.rounds.offer(key, text)) this.#o.onConflated(1);
       this.#pacer.count(0, 0, this.#clients.size);
       this.#pacer.schedule();
       return 0;
@@ -208,7 +232,7 @@ export class Hub {
     for (const client of this.#clients.values()) {
       if (!this.canSee(client, sensorId)) continue;
       if (delivery.deferred(client)) {
-        if (client.queueReading(sensorId, text)) conflated++;
+        if (client.queueReading(key, text)) conflated++;
       } else if (delivery.send(client, text)) sent++;
     }
     this.#pacer.count(performance.now() - started, sent, this.#clients.size);
@@ -240,7 +264,7 @@ export class Hub {
     const now = this.#o.clock.now();
     this.#pacer.tick(now, this.#clients.size);
     this.#delivery.closeStuck(now);
-    if (this.#delivery.slow.size > 0 || this.#rounds.pending) this.#pacer.schedule();
+    if (this.#slices.pending) this.#pacer.schedule();
   }
 
   /** Closes every transport with `code` and `reason` (errors ignored), then forgets them all. */
@@ -250,34 +274,11 @@ export class Hub {
     this.#delivery.slow.clear();
   }
 
-  /**
-   * Up to {@link SLICE_MS} of work or {@link SLICE_SENDS} messages: the current round, then slow
-   * clients in turn.
-   */
+  /** One slice of deferred work, counted for the overload detector. */
   #slice(): void {
-    const started = performance.now();
-    const deadline = started + SLICE_MS;
-    let flushed = 0;
-    const timeUp = () => this.#roundSent + flushed >= SLICE_SENDS || performance.now() >= deadline;
-    this.#rounds.run(this.#clients, timeUp);
-    for (const client of this.#delivery.slow.turns()) {
-      if (timeUp()) break;
-      flushed += this.#delivery.flush(client);
-    }
-    const unfinished = this.#delivery.slow.size > 0 && timeUp();
-    if (flushed > 0) this.#o.onSent(flushed);
-    this.#pacer.count(performance.now() - started, flushed + this.#roundSent);
-    this.#roundSent = 0;
-    if (this.#rounds.pending || unfinished) this.#pacer.schedule();
-  }
-
-  /** A round's readings for one client: sent now, or kept as its latest per sensor. */
-  #deliver(client: Client, entries: readonly (readonly [string, string])[]): void {
-    const tally = { sent: 0, conflated: 0 };
-    this.#delivery.readings(client, entries.filter(([id]) => this.canSee(client, id)), tally);
-    this.#roundSent += tally.sent;
-    if (tally.sent > 0) this.#o.onSent(tally.sent);
-    if (tally.conflated > 0) this.#o.onConflated(tally.conflated);
+    const { busyMs, sent, more } = this.#slices.run();
+    this.#pacer.count(busyMs, sent);
+    if (more) this.#pacer.schedule();
   }
 
   #forget(client: Client): void {

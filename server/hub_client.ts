@@ -64,7 +64,7 @@ export class Client implements HubClient {
   readonly subject: string;
   readonly remoteAddr: string;
   readonly connectedAt: number;
-  readonly allowed: ReadonlySet<string> | null;
+  allowed: ReadonlySet<string> | null;
   readonly transport: Transport;
   subscriptions: ReadonlySet<string> | null = null;
   excluded: ReadonlySet<string> = NONE;
@@ -101,6 +101,14 @@ export class Client implements HubClient {
   get pendingCount(): number {
     return (this.#readings?.size ?? 0) + (this.#replies?.length ?? 0) +
       (this.#broadcast === undefined ? 0 : 1);
+  }
+
+  /** A new limit from a refreshed token: explicit subscriptions narrow to it; `null` = all. */
+  setAllowed(allowed: ReadonlySet<string> | null): void {
+    this.allowed = allowed;
+    if (this.subscriptions !== null && allowed !== null) {
+      this.subscriptions = new Set([...this.subscriptions].filter((id) => allowed.has(id)));
+    }
   }
 
   setSubscriptions(sensors: Iterable<string> | null): ReadonlySet<string> | null {

@@ -8,7 +8,7 @@ import { type Clock, systemClock } from "../lib/clock.ts";
 import { LogLimiter } from "../lib/log_limit.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import { clipForLog as clip } from "../lib/sanitize.ts";
-import { topicMatcher } from "../protocol/mod.ts";
+import { type SensorReadingMessage, topicMatcher } from "../protocol/mod.ts";
 import type { Metrics } from "./metrics.ts";
 import { type InvalidReason, parseReading } from "./reading.ts";
 import { Throttle } from "./throttle.ts";
@@ -19,10 +19,12 @@ export interface LatestReading {
   text: string;
 }
 
-/** A reading leaving the bridge: its JSON text and when MQTT delivered it. */
+/** A reading leaving the bridge: its JSON text, the message itself, and when MQTT delivered it. */
 export interface OutgoingReading extends LatestReading {
   /** When MQTT delivered it, ms. */
   receivedAt: number;
+  /** The `sensor_reading` message `text` serializes (its `timestamp` is the reading's time). */
+  message: SensorReadingMessage;
 }
 
 /** Options of {@link Ingest}. */
@@ -40,6 +42,12 @@ export interface IngestOptions {
   clock?: Clock;
   /** Called once per reading that passes validation and the throttle. */
   onReading(reading: OutgoingReading): void;
+  /** Called for every valid live reading of a known sensor, before the throttle. */
+  onHeard?(sensorId: string): void;
+  /** A sensor silent for the TTL was forgotten. */
+  onForget?(sensorId: string): void;
+  /** A reading of a new sensor was refused because `maxSensors` are known (at = now, ms). */
+  onRefused?(at: number): void;
 }
 
 /** Invalid-payload log lines: at most one per reason per this many ms. */
@@ -57,9 +65,11 @@ export class Ingest {
   readonly #metrics: Metrics;
   readonly #logger: Logger;
   readonly #clock: Clock;
+  readonly #hooks: Pick<IngestOptions, "onHeard" | "onForget" | "onRefused">;
 
   /** Ready to take messages for `options.topic`. */
   constructor(options: IngestOptions) {
+    this.#hooks = options;
     this.#metrics = options.metrics;
     this.#logger = options.logger ?? silentLogger;
     this.#clock = options.clock ?? systemClock;
@@ -86,12 +96,14 @@ export class Ingest {
     }
     if (!this.#known(parsed.sensorId, receivedAt)) {
       metrics.mqttInvalid.inc("too_many_sensors");
+      this.#hooks.onRefused?.(receivedAt);
       const detail = `${this.#maxSensors} sensors are known; a new id waits until one is silent ` +
         `for the sensor TTL`;
       return this.#logInvalid(topic, "too_many_sensors", detail);
     }
     // Serialized once here; the same text goes to the cache, the throttle and every client.
-    const reading = { sensorId: parsed.sensorId, text: JSON.stringify(parsed.message), receivedAt };
+    const { sensorId, message } = parsed;
+    const reading = { sensorId, text: JSON.stringify(message), receivedAt, message };
     if (retained) {
       // The broker's stored value, replayed on every (re)subscribe: it may be hours old, so it
       // is not news for connected clients, and never replaces a value heard live.
@@ -99,6 +111,7 @@ export class Ingest {
       return;
     }
     this.#remember(reading, receivedAt);
+    this.#hooks.onHeard?.(sensorId);
     const before = this.#throttle.dropped;
     this.#throttle.push(reading.sensorId, reading);
     metrics.mqttThrottled.inc(this.#throttle.dropped - before);
@@ -130,12 +143,13 @@ export class Ingest {
     for (const [id, last] of this.#latest) {
       if (now - last.heardAt < this.#ttlMs) return;
       this.#latest.delete(id);
+      this.#hooks.onForget?.(id);
     }
   }
 
   #remember(reading: LatestReading, heardAt: number): void {
     this.#latest.delete(reading.sensorId);
-    this.#latest.set(reading.sensorId, { ...reading, heardAt });
+    this.#latest.set(reading.sensorId, { sensorId: reading.sensorId, text: reading.text, heardAt });
   }
 
   #logInvalid(topic: string, reason: InvalidReason, detail: string): void {

@@ -6,7 +6,14 @@
 import process from "node:process";
 import { CLOSES, ErrorCode } from "../protocol/mod.ts";
 import { INVALID_REASONS } from "./reading.ts";
-import { Counter, Histogram, LabeledCounter, Registry, Sampled } from "./registry.ts";
+import {
+  Counter,
+  Histogram,
+  LabeledCounter,
+  Registry,
+  Sampled,
+  SampledLabeled,
+} from "./registry.ts";
 
 export { Counter, Histogram, LabeledCounter };
 
@@ -25,6 +32,10 @@ export interface LiveState {
   mqttConnected(): boolean;
   bufferedBytes(): number;
   overloaded(): boolean;
+  /** Known sensors by status. */
+  sensors(): { live: number; stale: number };
+  /** Readings held for `history` requests, and the bytes they take. */
+  history(): { readings: number; bytes: number };
 }
 
 const NOTHING_YET: LiveState = {
@@ -35,6 +46,8 @@ const NOTHING_YET: LiveState = {
   mqttConnected: () => false,
   bufferedBytes: () => 0,
   overloaded: () => false,
+  sensors: () => ({ live: 0, stale: 0 }),
+  history: () => ({ readings: 0, bytes: 0 }),
 };
 
 /** The service's metrics. */
@@ -85,6 +98,33 @@ export class Metrics {
   readonly conflated: Counter = this.#counter(
     "sensorstream_readings_conflated_total",
     "Readings replaced by a newer one of their sensor before they were sent.",
+  );
+  readonly sensors: SampledLabeled<"live" | "stale"> = this.registry.add(
+    new SampledLabeled(
+      "sensorstream_sensors",
+      "Known sensors: live, or stale (silent for 3× their usual interval and --stale-after).",
+      "status",
+      ["live", "stale"],
+      () => this.#live.sensors(),
+    ),
+  );
+  readonly historyReadings: Sampled = this.#gauge(
+    "sensorstream_history_readings",
+    "Readings held for history requests (bounded by --history and --history-max per sensor).",
+    () => this.#live.history().readings,
+  );
+  readonly historyBytes: Sampled = this.#gauge(
+    "sensorstream_history_bytes",
+    "Bytes of memory holding those readings.",
+    () => this.#live.history().bytes,
+  );
+  readonly tokenRefreshes: LabeledCounter<"accepted" | "refused"> = this.registry.add(
+    new LabeledCounter(
+      "sensorstream_token_refreshes_total",
+      "Token refreshes over an open connection, by result.",
+      "result",
+      ["accepted", "refused"],
+    ),
   );
   readonly mqttConnected: Sampled = this.#gauge(
     "sensorstream_mqtt_connected",

@@ -89,6 +89,24 @@ export class Sampled implements Metric {
   }
 }
 
+/** Gauges with one label over a fixed set of values, read at scrape time. */
+export class SampledLabeled<V extends string = string> implements Metric {
+  readonly type = "gauge";
+  /** Declares the gauge; `read` returns a value for each of `values`. */
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly label: string,
+    readonly values: readonly V[],
+    readonly read: () => Record<V, number>,
+  ) {}
+  /** One sample per value. */
+  samples(): string[] {
+    const now = this.read();
+    return this.values.map((v) => `${this.name}{${this.label}="${escape(v)}"} ${now[v]}`);
+  }
+}
+
 /** A fixed-bucket histogram. */
 export class Histogram implements Metric {
   readonly type = "histogram";

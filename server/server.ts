@@ -5,23 +5,21 @@
  */
 import { type Clock, every, systemClock } from "../lib/clock.ts";
 import { StartupError } from "../lib/errors.ts";
-import { Deadlines } from "../lib/deadlines.ts";
-import { LogLimiter } from "../lib/log_limit.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import { redactUrl } from "../lib/secrets.ts";
-import { CLOSES, envelopeOf } from "../protocol/mod.ts";
+import { CLOSES } from "../protocol/mod.ts";
 import { createVerifier, type Verifier } from "./auth.ts";
-import { type Bridge, startBridge } from "./bridge.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
 import { type ServerConfig, type ServerOptions, withDefaults } from "./config.ts";
 import { validateConfig } from "./config_check.ts";
-import type { Expiring } from "./connection_deps.ts";
-import { createHandler } from "./handler.ts";
-import { Hub, TICK_EXPECTED_MS } from "./hub.ts";
+import { HistoryReplies } from "./history_replies.ts";
+import { TICK_EXPECTED_MS } from "./hub.ts";
 import type { JwksOptions } from "./jwks.ts";
 import { listen, type Listener } from "./listener.ts";
 import { Metrics } from "./metrics.ts";
+import { bindMetrics, bridgeOf, handlerOf, hubOf, type Parts } from "./parts.ts";
 import { SocketRegistry } from "./sockets.ts";
+import { Stream } from "./stream.ts";
 import { generateDevSecret, mintToken } from "./token.ts";
 
 /** A running server. */
@@ -60,20 +58,6 @@ export interface ServerDeps {
 
 /** How long shutdown waits for clients to acknowledge the 1001 close, ms. */
 const SOCKET_CLOSE_GRACE_MS = 1_000;
-/** `client rejected` log lines: at most this many per second, then a count of the rest. */
-const REFUSAL_LOGS_PER_SECOND = 5;
-
-/** The parts of a running server, for the shutdown sequence. */
-interface Parts {
-  config: ServerConfig;
-  logger: Logger;
-  metrics: Metrics;
-  hub: Hub;
-  bridge: Bridge;
-  broker: EmbeddedBroker | undefined;
-  sockets: SocketRegistry;
-  stopTick: () => void;
-}
 
 /**
  * Starts the service. Invalid options throw `OptionError` before anything starts; a port or
@@ -103,18 +87,24 @@ export async function startServer(
   const { verifier, dev } = await authOf(config, clock, deps.jwks);
   const broker = config.mqtt.url === undefined ? await embeddedBroker(config, logger) : undefined;
   const mqttUrl = config.mqtt.url ?? broker!.url;
-  const metrics = new Metrics();
-  const hub = hubOf(config, metrics, clock, logger);
-  const bridge = bridgeOf(config, mqttUrl, { hub, metrics, clock, logger });
-  const sockets = new SocketRegistry();
-  const parts: Parts = {
-    config,
-    logger,
-    metrics,
+  const ctx = { config, metrics: new Metrics(), clock, logger };
+  const hub = hubOf(ctx);
+  const stream = new Stream(config.stream, hub, clock);
+  const replies = new HistoryReplies({
     hub,
+    store: stream.history,
+    clock,
+    windowMs: config.stream.historyMs,
+  });
+  const bridge = bridgeOf(ctx, mqttUrl, { hub, stream });
+  const parts: Parts = {
+    ...ctx,
+    hub,
+    stream,
+    replies,
     bridge,
     broker,
-    sockets,
+    sockets: new SocketRegistry(),
     stopTick: every(clock, TICK_EXPECTED_MS, () => hub.tick()),
   };
   let stopping = false;
@@ -123,46 +113,16 @@ export async function startServer(
     const handler = handlerOf(parts, { verifier, clock, stopping: () => stopping });
     listener = listen(config, handler, logger);
   } catch (error) {
-    parts.stopTick();
-    await bridge.close();
-    await broker?.close();
+    await stopInner(parts);
     throw error;
   }
-  metrics.bind({
-    clients: () => hub.size,
-    slowClients: () => hub.slowCount,
-    sockets: () => sockets.size,
-    lingering: () => sockets.lingering,
-    mqttConnected: () => bridge.connected,
-    bufferedBytes: () => hub.bufferedBytes(),
-    overloaded: () => hub.overloaded,
-  });
+  bindMetrics(parts);
   logger.info("listening", {
     url: listener.wsUrl,
     mqtt: redactUrl(mqttUrl),
     embeddedBroker: broker !== undefined,
   });
   return handleOf(parts, listener, mqttUrl, dev, () => stopping = true);
-}
-
-/** The HTTP handler over the parts. */
-function handlerOf(
-  { config, hub, metrics, logger, bridge, sockets }: Parts,
-  more: { verifier: Verifier; clock: Clock; stopping: () => boolean },
-): ReturnType<typeof createHandler> {
-  return createHandler({
-    hub,
-    metrics,
-    logger,
-    sockets,
-    ...more,
-    limits: config.limits,
-    refusalLog: new LogLimiter(REFUSAL_LOGS_PER_SECOND, 1_000),
-    expiries: new Deadlines<Expiring>(more.clock, (client) => client.expire()),
-    clockToleranceMs: config.auth.clockToleranceSec * 1000,
-    mqttConnected: () => bridge.connected,
-    latest: () => bridge.latest(),
-  });
 }
 
 /** The token verifier; in dev mode (no secret, no JWKS), a random secret and a token for it. */
@@ -186,47 +146,6 @@ function embeddedBroker(config: ServerConfig, logger: Logger): Promise<EmbeddedB
     username: config.mqtt.username,
     password: config.mqtt.password,
     logger,
-  });
-}
-
-function hubOf(config: ServerConfig, metrics: Metrics, clock: Clock, logger: Logger): Hub {
-  return new Hub({
-    maxBufferedBytes: config.limits.maxBufferedBytes,
-    maxTotalBufferedBytes: config.limits.maxTotalBufferedBytes,
-    slowClientTimeoutMs: config.limits.slowClientTimeoutMs,
-    clock,
-    logger,
-    onSent: (n) => metrics.wsSent.inc(n),
-    onDropped: (n) => metrics.wsDropped.inc(n),
-    onConflated: (n) => metrics.conflated.inc(n),
-    onClosed: (reason) => metrics.disconnects.inc(reason),
-  });
-}
-
-/** The bridge, delivering readings and link changes to the hub. */
-function bridgeOf(
-  config: ServerConfig,
-  url: string,
-  { hub, metrics, clock, logger }: { hub: Hub; metrics: Metrics; clock: Clock; logger: Logger },
-): Bridge {
-  return startBridge({
-    url,
-    mqtt: config.mqtt,
-    rateLimitMs: config.limits.rateLimitMs,
-    maxSensors: config.limits.maxSensors,
-    sensorTtlMs: config.limits.sensorTtlMs,
-    metrics,
-    logger,
-    clock,
-    onReading: (r) => {
-      hub.publishReading(r.sensorId, r.text);
-      metrics.readingsForwarded.inc();
-      metrics.latency.observe((clock.now() - r.receivedAt) / 1000);
-    },
-    onStatus: (up) => {
-      const mqtt = up ? "connected" as const : "disconnected" as const;
-      hub.broadcast(JSON.stringify(envelopeOf("bridge_status", { mqtt }, new Date(clock.now()))));
-    },
   });
 }
 
@@ -288,9 +207,17 @@ async function stopParts(parts: Parts, listener: Listener): Promise<void> {
   await waitUntil(() => sockets.size === 0, SOCKET_CLOSE_GRACE_MS);
   sockets.releaseAll(1006, "server stopped");
   await listener.cut();
+  await stopInner(parts);
+  logger.info("stopped");
+}
+
+/** What runs behind the listener: timers, the MQTT link, the broker. */
+async function stopInner(parts: Parts): Promise<void> {
+  parts.stopTick();
+  parts.replies.close();
+  parts.stream.close();
   await parts.bridge.close();
   await parts.broker?.close();
-  logger.info("stopped");
 }
 
 /** Polls `done` every 10 ms until it holds or `ms` pass. */

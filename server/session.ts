@@ -5,6 +5,7 @@
  */
 import type { Clock } from "../lib/clock.ts";
 import type { LimitsConfig } from "./config.ts";
+import type { HistoryReplies } from "./history_replies.ts";
 import type { Hub } from "./hub.ts";
 import type { Metrics } from "./metrics.ts";
 import {
@@ -25,13 +26,25 @@ export interface SessionDeps {
   metrics: Metrics;
   limits: Pick<LimitsConfig, "maxMessageBytes" | "maxErrors" | "errorWindowMs">;
   clock: Pick<Clock, "now">;
+  history: Pick<HistoryReplies, "request">;
 }
 
 /** The client's connection, as its session sees it. */
 export interface SessionOwner {
   /** Closes the client (the session has counted the disconnect). */
   close(close: CloseEntry): void;
+  /** Checks a new token for the connection; answers with `token_refreshed` or {@link ClientSession.refused}. */
+  refresh(token: string): void;
 }
+
+/** What each client message type looks like, for the error that says how to send it. */
+const EXAMPLES: Record<string, string> = {
+  subscribe: `{"type":"subscribe","sensors":["V1","V3"]}`,
+  unsubscribe: `{"type":"unsubscribe","sensors":["V2"]}`,
+  ping: `{"type":"ping"}`,
+  history: `{"type":"history","sensors":["V1"],"since":"-15m","limit":500}`,
+  refresh: `{"type":"refresh","token":"<JWT>"}`,
+};
 
 /** Handles one client's incoming messages. */
 export class ClientSession {
@@ -81,7 +94,7 @@ export class ClientSession {
         this.#error(
           ErrorCode.INVALID_MESSAGE,
           `${type}: ${issue?.path.join(".") || "message"}: ${issue?.message ?? "invalid"}` +
-            ` (expected {"type":"${type}","sensors":["V1","V3"]})`,
+            ` (expected ${EXAMPLES[type] ?? `{"type":"${type}"}`})`,
         );
       }
       return;
@@ -104,7 +117,27 @@ export class ClientSession {
         );
         return;
       }
+      case "history": {
+        const answer = this.#deps.history.request(this.#id, msg);
+        if ("refused" in answer) {
+          this.#error(ErrorCode.INVALID_MESSAGE, `history: ${answer.refused}`);
+        } else if (answer.denied.length > 0) {
+          this.#error(
+            ErrorCode.INVALID_MESSAGE,
+            `history: not permitted by your token: ${answer.denied.join(", ")}`,
+          );
+        }
+        return;
+      }
+      case "refresh":
+        this.#owner.refresh(msg.token);
+        return;
     }
+  }
+
+  /** A `refresh` was refused: an `invalid_token` error (it counts toward the error limit). */
+  refused(reason: string): void {
+    this.#error(ErrorCode.INVALID_TOKEN, `refresh refused: ${reason}`);
   }
 
   #reply(message: ServerMessage) {

@@ -1,13 +1,14 @@
 /**
  * What an admitted client gets: its place in the hub, then `connection_status`, `bridge_status`,
- * an `error` when its `?sensors=` asked for sensors its token excludes, and the last reading of
- * every sensor it may see. The greeting's texts are built by a pure function.
+ * an `error` when its `?sensors=` asked for sensors its token excludes, the last reading of
+ * every sensor it may see, and the status of every stale one. The greeting's texts are built by a pure function.
  * @module
  */
 import { envelopeOf } from "../protocol/mod.ts";
 import type { Claims } from "./auth.ts";
 import type { Hub, HubClient, Transport } from "./hub.ts";
 import type { LatestReading } from "./ingest.ts";
+import type { StatusText } from "./stream.ts";
 
 /** What the greeting says. */
 export interface GreetingFacts {
@@ -62,6 +63,8 @@ export interface Arrival {
   now: number;
   mqttConnected: boolean;
   latest: Iterable<LatestReading>;
+  /** `sensor_status` of every stale sensor, sent after the snapshot. */
+  statuses: Iterable<StatusText>;
 }
 
 /** Adds the client to the hub and sends its greeting and snapshot; returns it. */
@@ -88,6 +91,6 @@ export function welcome(hub: Hub, arrival: Arrival): HubClient {
     at: new Date(arrival.now),
   });
   for (const text of greeting) hub.sendTo(id, text);
-  hub.offerSnapshot(id, arrival.latest);
+  hub.offerSnapshot(id, arrival.latest, arrival.statuses);
   return client;
 }

@@ -2,7 +2,7 @@
  * The sensor simulator: publishes realistic readings for a set of stations to an MQTT broker
  * at a steady pace, optionally mixed with malformed payloads to exercise the server. Start
  * with {@link runSimulator}; the sensor model is in `sensors.ts`, the timetable in
- * `schedule.ts`, the seeded payload stream in `payloads.ts`.
+ * `schedule.ts`, the seeded payload stream in `payloads.ts`, planned outages in `outage.ts`.
  * @module
  */
 import type { MqttClient } from "mqtt";
@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from "../lib/log.ts";
 import { sleep } from "../lib/sleep.ts";
 import { connectWithRetry } from "./connect.ts";
 import { resolveOptions, type SimulatorOptions } from "./options.ts";
+import { type OutageChange, OutagePlan } from "./outage.ts";
 import { clockStarts, PayloadSource } from "./payloads.ts";
 import {
   type BrokerState,
@@ -24,6 +25,7 @@ import { waitConnected } from "./wait.ts";
 
 export { createRandom } from "./random.ts";
 export type { SimulatorOptions } from "./options.ts";
+export { DEFAULT_OUTAGE_START_MS, type Outage, type OutageChange } from "./outage.ts";
 export type { BrokerState, SimulatorStatus, SimulatorSummary } from "./progress.ts";
 
 /** Injected clock, sleep, progress callback and logger (for tests and the CLI). */
@@ -34,7 +36,7 @@ export interface SimulatorDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Called with a copy of the status on every change. */
   onStatus?: (status: SimulatorStatus) => void;
-  /** Where connects, reconnects and failures are logged. Default: nowhere. */
+  /** Where connects, reconnects, failures and outages are logged. Default: nowhere. */
   logger?: Logger;
 }
 
@@ -97,6 +99,11 @@ export async function runSimulator(
       ...o,
       starts: clockStarts(o.startTime, { seeded: options.seed !== undefined, nowMs: startMs }),
     }),
+    outages: new OutagePlan(o.outages),
+    onOutage: (change) => {
+      progress.outage(change.sensorId, change.silent);
+      logOutage(logger, change);
+    },
     now,
     pause: deps.sleep ?? sleep,
     signal,
@@ -116,19 +123,46 @@ interface Loop {
   progress: Progress;
   schedule: Schedule;
   source: PayloadSource;
+  outages: OutagePlan;
+  onOutage: (change: OutageChange) => void;
   now: () => number;
   pause: (ms: number, signal?: AbortSignal) => Promise<void>;
   signal: AbortSignal | undefined;
 }
 
-/** Publishes message after message on the schedule, until it ends or the run is stopped. */
+/**
+ * Publishes message after message on the schedule, until it ends or the run is stopped. A
+ * sensor in an outage keeps its slots (so the others keep their pace) but its readings are
+ * withheld; they are still drawn, so the other sensors' readings are those of a run without it.
+ */
 async function publishOnSchedule(loop: Loop): Promise<void> {
-  const { schedule, source, publisher, progress } = loop;
-  for (let k = 0; schedule.includes(k); k++) {
+  const { schedule, source, publisher, progress, outages } = loop;
+  for (let k = 0, sent = 0; schedule.includes(k, sent); k++) {
     if (!await turnOf(k, loop)) break;
-    const message = source.next(k, schedule.elapsedAt(k));
+    const elapsedMs = schedule.elapsedAt(k);
+    const message = source.next(k, elapsedMs);
+    const turn = outages.turn(message.sensorId, elapsedMs);
+    if (turn.change) loop.onOutage(turn.change);
+    if (!turn.publish) continue;
     progress.publishing(message.stamp);
     publisher.publish(message);
+    sent++;
+  }
+}
+
+/** Says that a sensor went silent (and for how long) or publishes again. */
+function logOutage(logger: Logger, change: OutageChange): void {
+  const s = (ms: number) => `${(ms / 1_000).toFixed(1)}s`;
+  if (change.silent) {
+    logger.info("outage: sensor goes silent", {
+      sensor: change.sensorId,
+      for: s(change.untilMs - change.atMs),
+    });
+  } else {
+    logger.info("outage over: sensor publishes again", {
+      sensor: change.sensorId,
+      silent: s(change.silentMs),
+    });
   }
 }
 

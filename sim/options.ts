@@ -5,6 +5,7 @@
 import { DEFAULT_TOPIC, topicFilterProblem } from "../protocol/mod.ts";
 import { parseBrokerUrl } from "../lib/broker_url.ts";
 import { OptionError } from "../lib/errors.ts";
+import { checkOutages, type Outage } from "./outage.ts";
 
 /** What to simulate and where to publish it. */
 export interface SimulatorOptions {
@@ -38,6 +39,11 @@ export interface SimulatorOptions {
   startTime?: number | undefined;
   /** Publish QoS. Default 0. */
   qos?: 0 | 1 | undefined;
+  /**
+   * Sensors that publish nothing for a while, then resume (each one of `sensors`). Readings
+   * withheld do not count towards `count`. Default: none.
+   */
+  outages?: readonly Outage[] | undefined;
   /** Give up connecting (and flushing at the end) after this long, ms. Default 10000. */
   connectTimeoutMs?: number | undefined;
   /** Stops the run; the simulator flushes what it sent and returns normally. */
@@ -53,6 +59,7 @@ export type ResolvedOptions = SimulatorOptions & {
   qos: 0 | 1;
   connectTimeoutMs: number;
   topic: string;
+  outages: readonly Outage[];
 };
 
 /**
@@ -90,12 +97,15 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
   if (!(invalidRatio >= 0 && invalidRatio <= 1)) {
     throw new OptionError("invalidRatio", `must be from 0 to 1, got ${invalidRatio}`);
   }
+  const outages = o.outages ?? [];
+  checkOutages(outages, o.sensors);
   const topic = o.topic ?? DEFAULT_TOPIC;
   const problem = topicFilterProblem(topic);
   if (problem) throw new OptionError("topic", `'${topic}' ${problem}`);
   return {
     ...o,
     topic,
+    outages,
     invalidRatio,
     intervalMs: o.intervalMs ?? 1_000,
     seed: o.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!,

@@ -22,6 +22,8 @@ export interface SimulatorStatus {
   elapsedMs: number;
   /** Simulated time of the latest reading, ms since the epoch. */
   simulatedTime?: number | undefined;
+  /** Sensors in a planned outage now (publishing nothing), sorted. */
+  silent: readonly string[];
 }
 
 /** Totals of a finished run. */
@@ -48,6 +50,7 @@ export class Progress {
     invalid: 0,
     failed: 0,
     elapsedMs: 0,
+    silent: [],
   };
 
   /** Progress of a run with `seed`. */
@@ -81,6 +84,13 @@ export class Progress {
       if (message.invalid) s.invalid++;
     }
     s.elapsedMs = elapsedMs;
+    this.report();
+  }
+
+  /** `sensorId` went silent for a planned outage, or publishes again. */
+  outage(sensorId: string, silent: boolean): void {
+    const others = this.#status.silent.filter((id) => id !== sensorId);
+    this.#status.silent = silent ? [...others, sensorId].sort() : others;
     this.report();
   }
 

@@ -12,7 +12,7 @@ export interface ScheduleOptions {
   startMs: number;
   /** Time between two messages, ms. */
   gapMs: number;
-  /** Messages in the run; omitted = no limit. */
+  /** Messages published in the run; omitted = no limit. */
   count?: number | undefined;
   /** No message is due at or after this, ms. Default: no end. */
   endMs?: number | undefined;
@@ -54,10 +54,13 @@ export class Schedule {
     });
   }
 
-  /** Whether message `k` is part of the run: within `count` and due before the end. */
-  includes(k: number): boolean {
+  /**
+   * Whether message `k` is part of the run: due before the end, and `sent` (the messages
+   * published before it; fewer than `k` when an outage withheld some) still short of `count`.
+   */
+  includes(k: number, sent: number = k): boolean {
     const { count } = this.#o;
-    return (count === undefined || k < count) && this.dueAt(k) < this.endMs;
+    return (count === undefined || sent < count) && this.dueAt(k) < this.endMs;
   }
 
   /** When message `k` is due, ms. */

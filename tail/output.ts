@@ -6,10 +6,14 @@
  * @module
  */
 import { escapeControl, escapeControlInJson } from "../lib/sanitize.ts";
+import type { SensorReadingMessage, ServerMessage } from "../protocol/mod.ts";
 import type { ConnectionState, TailEvents } from "./client.ts";
-import { formatLine } from "./format.ts";
+import { formatAge, formatLine } from "./format.ts";
+import { describeNotice } from "./notices.ts";
 import { LiveScreen } from "./screen.ts";
 import { TableModel } from "./view.ts";
+
+type SensorStatusMessage = Extract<ServerMessage, { type: "sensor_status" }>;
 
 /** The three output formats. */
 export type OutputFormat = "table" | "json" | "line";
@@ -64,15 +68,26 @@ function stateNotes(url: string, announceConnect: boolean) {
 }
 
 function streamOutput(options: OutputOptions): Output {
+  const now = options.now ?? Date.now;
   const note = stateNotes(options.url, options.format === "line");
   const json = options.format === "json";
+  const line = (msg: SensorReadingMessage) => options.stdout(escapeControl(formatLine(msg)) + "\n");
   return {
     onMessage(msg, raw) {
       if (json) options.stdout(escapeControlInJson(raw) + "\n");
-      else if (msg.type === "sensor_reading") options.stdout(escapeControl(formatLine(msg)) + "\n");
+      else if (msg.type === "sensor_reading") line(msg);
       else if (msg.type === "bridge_status") {
         options.stderr(`tail: broker ${escapeControl(msg.data.mqtt)}\n`);
+      } else if (msg.type === "sensor_status") {
+        options.stderr(statusLine(msg.data, now()));
       } else if (msg.type === "error") options.stderr(errorLine(msg.data));
+    },
+    onHistory(readings) {
+      // NDJSON has the reply itself; the line format prints the readings it had not printed.
+      if (!json) { for (const r of readings) line(r); }
+    },
+    onNotice(notice) {
+      options.stderr(`tail: ${describeNotice(notice)}\n`);
     },
     onState(state, detail) {
       const text = note(state, detail);
@@ -109,6 +124,13 @@ function tableOutput(options: OutputOptions): Output {
       model.apply(msg, now());
       screen.invalidate();
     },
+    onHistory(readings) {
+      model.backfill(readings, now());
+      screen.invalidate();
+    },
+    onNotice(notice) {
+      screen.log(() => options.stderr(`tail: ${describeNotice(notice)}\n`));
+    },
     onState(state, detail) {
       model.setState(state);
       const text = note(state, detail);
@@ -119,6 +141,14 @@ function tableOutput(options: OutputOptions): Output {
       screen.stop();
     },
   };
+}
+
+/** `tail: V1 stale, last heard from 5m ago` / `tail: V1 live again`. */
+function statusLine(status: SensorStatusMessage["data"], now: number): string {
+  const id = escapeControl(status.sensor_id);
+  if (status.status === "live") return `tail: ${id} live again\n`;
+  const age = formatAge(now - Date.parse(status.last_seen));
+  return `tail: ${id} stale, last heard from ${age} ago\n`;
 }
 
 function errorLine(error: { code: string; message: string }): string {

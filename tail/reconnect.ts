@@ -89,6 +89,27 @@ export class ReconnectPolicy {
     return this.#retry(end, about, retry);
   }
 
+  /**
+   * Getting a token for the next connection failed (`reason`, escaped): once a connection was
+   * up, retry with backoff, as after a lost connection; before that, `undefined` (the run
+   * ends with the error: the token source does not work at all).
+   */
+  afterTokenFailure(reason: string): Extract<Next, { kind: "retry" }> | undefined {
+    if (!this.#everOpened) return undefined;
+    const { reconnectMinMs, reconnectMaxMs, random } = this.#o;
+    const wait = backoffDelay(this.#attempt++, {
+      minMs: reconnectMinMs,
+      maxMs: reconnectMaxMs,
+      random,
+    });
+    return {
+      kind: "retry",
+      waitMs: wait,
+      state: this.#everConnected ? "reconnecting" : "connecting",
+      detail: `cannot get a token: ${reason}; retrying in ${(wait / 1_000).toFixed(1)}s`,
+    };
+  }
+
   /** A token we mint ourselves is renewed on reconnect when it expired while streaming. */
   #renews(end: ClosedEnd, about: EndDescription): boolean {
     return this.#o.renewable && end.received > 0 &&

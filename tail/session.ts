@@ -1,24 +1,19 @@
 /**
  * One connection of the tail client, from the handshake to its close event: messages are
- * parsed and handed on, replayed readings dropped, and how it ended handed to the reconnect
- * loop in tail/client.ts.
+ * parsed and handed to the connection's {@link Conversation} (which passes them on, drops
+ * replayed readings, asks for history and renews the token), and how it ended handed to the
+ * reconnect loop in tail/client.ts.
  * @module
  */
 import { CloseCode, ServerMessageSchema } from "../protocol/mod.ts";
-import type { CappedMap } from "./capped_map.ts";
 import type { Ended } from "./close_info.ts";
 import type { TailEvents, TailOptions } from "./client.ts";
+import { Conversation, type ConversationOptions, type Shared } from "./conversation.ts";
+
+export type { Shared } from "./conversation.ts";
 
 /** One connection's end, plus how many frames it carried (resets the backoff). */
 export type SessionEnd = (Ended & { received: number }) | { kind: "error"; error: unknown };
-
-/** What the sessions of one run share. */
-export interface Shared {
-  /** Readings handed on so far. */
-  readings: number;
-  /** Last raw reading per sensor, to pass a reading the server replays on reconnect once. */
-  lastRaw: CappedMap<string, string>;
-}
 
 /** How to open one connection. */
 export interface Connect {
@@ -32,11 +27,12 @@ export interface Connect {
 export function session(
   url: string,
   connect: Connect,
-  options: Pick<TailOptions, "signal" | "count">,
+  options: Pick<TailOptions, "signal" | "count"> & ConversationOptions,
   events: TailEvents,
   shared: Shared,
 ): Promise<SessionEnd> {
-  return new Promise((resolve) => {
+  let conversation: Conversation | undefined;
+  const ended = new Promise<SessionEnd>((resolve) => {
     let ws: WebSocket;
     try {
       // A header keeps the token out of the URL, which proxies and servers write to logs.
@@ -45,6 +41,19 @@ export function session(
       return resolve({ kind: "error", error: tokenError(error) });
     }
     let outcome: SessionEnd | undefined;
+    const talk = new Conversation(
+      {
+        send(message) {
+          // Nothing is sent once the socket is closing: the server would not answer anyway.
+          if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+        },
+        fail: (error) => stop({ kind: "error", error }),
+      },
+      options,
+      events,
+      shared,
+    );
+    conversation = talk;
     let opened = false;
     let received = 0;
     let error: string | undefined;
@@ -70,7 +79,8 @@ export function session(
       if (outcome || typeof e.data !== "string") return;
       received++;
       try {
-        if (deliver(e.data, events, shared) && shared.readings >= (options.count ?? Infinity)) {
+        const reading = deliver(e.data, events, talk);
+        if (reading && shared.readings >= (options.count ?? Infinity)) {
           stop({ kind: "done", reason: "count", received });
         }
       } catch (error) {
@@ -86,10 +96,12 @@ export function session(
     };
     if (options.signal?.aborted) onAbort();
   });
+  // A token renewal under way ends with the connection, before the next one starts.
+  return ended.finally(() => conversation?.close());
 }
 
-/** Parses one frame and hands it on; true when it was a new reading. */
-function deliver(raw: string, events: TailEvents, shared: Shared): boolean {
+/** Parses one frame and hands it on; true when it was a new live reading. */
+function deliver(raw: string, events: TailEvents, conversation: Conversation): boolean {
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -102,15 +114,7 @@ function deliver(raw: string, events: TailEvents, shared: Shared): boolean {
     events.onUnknown?.(raw, parsed.error.issues[0]?.message ?? "not a server message");
     return false;
   }
-  const msg = parsed.data;
-  if (msg.type === "connection_status") events.onState("connected");
-  if (msg.type === "sensor_reading") {
-    if (shared.lastRaw.get(msg.data.sensor_id) === raw) return false;
-    shared.lastRaw.set(msg.data.sensor_id, raw);
-    shared.readings++;
-  }
-  events.onMessage(msg, raw);
-  return msg.type === "sensor_reading";
+  return conversation.receive(parsed.data, raw);
 }
 
 /** `new WebSocket` refuses a header value with e.g. a newline in it. */

@@ -1,6 +1,7 @@
 /**
  * The live table of `tail`: a pure model of the messages received, rendered for a given
- * time. No I/O, no timers (tail/screen.ts draws it in place).
+ * time. Readings from `history` replies fill the sparklines in time order; sensors the server
+ * calls stale say so. No I/O, no timers (tail/screen.ts draws it in place).
  * @module
  */
 import { escapeControl } from "../lib/sanitize.ts";
@@ -8,6 +9,7 @@ import type { SensorReadingMessage, ServerMessage } from "../protocol/mod.ts";
 import { CappedMap, MAX_SENSORS } from "./capped_map.ts";
 import type { ConnectionState } from "./client.ts";
 import { formatAge, formatLux, oneDecimal, sparkline } from "./format.ts";
+import { readingKey } from "./history.ts";
 
 export { formatLine, sparkline } from "./format.ts";
 
@@ -24,11 +26,25 @@ export interface RenderOptions {
   rows?: number | undefined;
 }
 
+/** Moisture values (bars) per sensor: what `tail` asks history for by default. */
+export const SPARKLINE_WIDTH = 20;
+
+/** One bar of a sparkline: a reading's time, identity and moisture. */
+interface Point {
+  at: number;
+  key: string;
+  moisture: number;
+}
+
 interface Row {
-  reading: SensorReadingMessage;
+  /** The latest reading; absent for a sensor known only from its `sensor_status`. */
+  reading: SensorReadingMessage | undefined;
   /** Reading time, ms (receipt time when the timestamp is not a date). */
   at: number;
-  moisture: number[];
+  /** Recent readings, oldest first, at most `historySize`. */
+  points: Point[];
+  /** The server says the sensor is stale; when it last heard from it, ms. */
+  staleSince: number | undefined;
 }
 
 type Cell = [text: string, style?: string];
@@ -55,7 +71,7 @@ const COLUMNS: [title: string, width: number][] = [
   ["TEMP", 9],
   ["HUMIDITY", 9],
   ["LIGHT", 10],
-  ["AGE", 7],
+  ["AGE", 10],
 ];
 
 /** Lines above the sensor rows: header, blank, column titles. */
@@ -80,7 +96,7 @@ export class TableModel {
    */
   constructor(url: string, options: { historySize?: number; maxSensors?: number } = {}) {
     this.#url = escapeControl(url);
-    this.historySize = options.historySize ?? 20;
+    this.historySize = options.historySize ?? SPARKLINE_WIDTH;
     this.#rows = new CappedMap(options.maxSensors ?? MAX_SENSORS);
   }
 
@@ -110,18 +126,56 @@ export class TableModel {
         this.#broker = escapeControl(message.data.mqtt);
         break;
       case "sensor_reading": {
-        const id = message.data.sensor_id;
-        const row = this.#rows.get(id) ?? { reading: message, at: now, moisture: [] };
-        const t = Date.parse(message.timestamp);
+        const row = this.#take(message, now);
+        // A live reading is the sensor's current state, whatever its timestamp says.
         row.reading = message;
-        row.at = Number.isNaN(t) ? now : t;
-        row.moisture.push(message.data.moisture);
-        if (row.moisture.length > this.historySize) row.moisture.shift();
-        this.#rows.set(id, row);
+        row.at = timeOf(message, now);
+        row.staleSince = undefined;
         this.#readings++;
         break;
       }
+      case "sensor_status": {
+        const { sensor_id: id, status, last_seen: lastSeen } = message.data;
+        const row = this.#rows.get(id);
+        const staleSince = status === "stale" ? timeOf({ timestamp: lastSeen }, now) : undefined;
+        if (row) row.staleSince = staleSince;
+        else if (staleSince !== undefined) {
+          this.#rows.set(id, { reading: undefined, at: staleSince, points: [], staleSince });
+        }
+        break;
+      }
     }
+  }
+
+  /**
+   * Takes readings of a `history` reply (oldest first), received at `now`: each goes into its
+   * sensor's sparkline in time order, once, and shows as the sensor's values when it is newer
+   * than what the row shows.
+   */
+  backfill(readings: readonly SensorReadingMessage[], now: number): void {
+    for (const reading of readings) {
+      const row = this.#take(reading, now);
+      const at = timeOf(reading, now);
+      if (row.reading === undefined || at > row.at) {
+        row.reading = reading;
+        row.at = at;
+      }
+    }
+  }
+
+  /** The row of `reading`'s sensor (made most recent), with the reading in its sparkline. */
+  #take(reading: SensorReadingMessage, now: number): Row {
+    const id = reading.data.sensor_id;
+    const at = timeOf(reading, now);
+    const row = this.#rows.get(id) ??
+      { reading: undefined, at, points: [], staleSince: undefined };
+    addPoint(row.points, {
+      at,
+      key: readingKey(reading.timestamp, reading.data),
+      moisture: reading.data.moisture,
+    }, this.historySize);
+    this.#rows.set(id, row);
+    return row;
   }
 
   /**
@@ -160,7 +214,7 @@ export class TableModel {
     const titles = "SENSOR".padEnd(idWidth) + COLUMNS.map(([t, w]) => t.padStart(w)).join("");
     const lines = [fit(header), "", fit([[`${titles}  MOISTURE TREND`, STYLE.dim]])];
     if (ids.length === 0) lines.push(fit([["waiting for readings…", STYLE.dim]]));
-    for (const id of shown) lines.push(fit(this.#rowCells(this.#rows.get(id)!, now, idWidth)));
+    for (const id of shown) lines.push(fit(this.#rowCells(id, this.#rows.get(id)!, now, idWidth)));
     if (shown.length < ids.length || evicted > 0) {
       lines.push(fit([[moreLine(ids.length - shown.length, evicted, this.#rows.max), STYLE.dim]]));
     }
@@ -168,26 +222,51 @@ export class TableModel {
     return lines.slice(0, limit).join("\n");
   }
 
-  #rowCells(row: Row, now: number, idWidth: number): Cell[] {
-    const d = row.reading.data;
+  #rowCells(id: string, row: Row, now: number, idWidth: number): Cell[] {
     const w = COLUMNS.map(([, width]) => width);
-    const age = now - row.at;
-    const lo = Math.min(...row.moisture);
-    const hi = Math.max(...row.moisture);
+    const stale = row.staleSince !== undefined;
+    // A stale sensor's values are old news: dimmed, and its age says `stale` in words too.
+    const valueStyle = stale ? STYLE.dim : undefined;
+    const age = stale ? now - row.staleSince! : now - row.at;
+    const ageText = (stale ? `stale ${formatAge(age)}` : formatAge(age)).padStart(w[4]!);
+    const ageStyle = stale || age > STALE_MS ? STYLE.yellow : undefined;
+    const d = row.reading?.data;
+    const moisture = row.points.map((p) => p.moisture);
+    const lo = Math.min(...moisture);
+    const hi = Math.max(...moisture);
     // A span of at least 2 points keeps sensor noise from looking like a trend.
     const mid = (lo + hi) / 2;
     const span = Math.max(hi - lo, 2) / 2;
     return [
-      [escapeControl(d.sensor_id).padEnd(idWidth), STYLE.bold],
-      [`${oneDecimal(d.moisture)} %`.padStart(w[0]!)],
-      [`${oneDecimal(d.temperature)} °C`.padStart(w[1]!)],
-      [`${oneDecimal(d.humidity)} %`.padStart(w[2]!)],
-      [`${formatLux(d.light)} lx`.padStart(w[3]!)],
-      [formatAge(age).padStart(w[4]!), age > STALE_MS ? STYLE.yellow : undefined],
+      [escapeControl(id).padEnd(idWidth), STYLE.bold],
+      [(d ? `${oneDecimal(d.moisture)} %` : "–").padStart(w[0]!), valueStyle],
+      [(d ? `${oneDecimal(d.temperature)} °C` : "–").padStart(w[1]!), valueStyle],
+      [(d ? `${oneDecimal(d.humidity)} %` : "–").padStart(w[2]!), valueStyle],
+      [(d ? `${formatLux(d.light)} lx` : "–").padStart(w[3]!), valueStyle],
+      [ageText, ageStyle],
       ["  "],
-      [sparkline(row.moisture, mid - span, mid + span), STYLE.green],
+      [sparkline(moisture, mid - span, mid + span), stale ? STYLE.dim : STYLE.green],
     ];
   }
+}
+
+/** A message's time, ms; `now` when its timestamp is not a date. */
+function timeOf(message: { timestamp: string }, now: number): number {
+  const t = Date.parse(message.timestamp);
+  return Number.isNaN(t) ? now : t;
+}
+
+/**
+ * Puts `point` into `points` (oldest first) in time order, unless it is there already; keeps
+ * the newest `max`.
+ */
+function addPoint(points: Point[], point: Point, max: number): void {
+  if (points.some((p) => p.key === point.key)) return;
+  let i = points.length;
+  while (i > 0 && points[i - 1]!.at > point.at) i--;
+  if (i === 0 && points.length >= max) return;
+  points.splice(i, 0, point);
+  if (points.length > max) points.shift();
 }
 
 /** `+12 more`, and how many sensors were forgotten to stay within `max`. */

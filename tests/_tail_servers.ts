@@ -3,7 +3,14 @@
  * that runs a script per connection, and one on raw TCP that can drop a connection without a
  * close frame, as a crashed server or a broken network does.
  */
-import { envelopeOf, type ServerMessage, WS_PATH } from "../protocol/mod.ts";
+import {
+  type ClientMessage,
+  ClientMessageSchema,
+  envelopeOf,
+  type HistoryReading,
+  type ServerMessage,
+  WS_PATH,
+} from "../protocol/mod.ts";
 
 /** A `sensor_reading` for `id` at second `n` of a fixed minute. */
 export function reading(id: string, n: number, moisture = 40 + n): ServerMessage {
@@ -14,6 +21,25 @@ export function reading(id: string, n: number, moisture = 40 + n): ServerMessage
     humidity: 65.5,
     light: 800,
   }, new Date(Date.UTC(2025, 11, 6, 14, 30, n)));
+}
+
+/** The time of {@link reading} `n`, as the server writes it. */
+export function timeOf(n: number): string {
+  return new Date(Date.UTC(2025, 11, 6, 14, 30, n)).toISOString();
+}
+
+/** Reading `n` of {@link reading} as a `history` reply holds it. */
+export function stored(n: number, moisture = 40 + n): HistoryReading {
+  return { moisture, temperature: 22.1, humidity: 65.5, light: 800, timestamp: timeOf(n) };
+}
+
+/** A `history` reply for `id` with readings `ns` (oldest first). */
+export function historyReply(id: string, ns: number[], complete = true): ServerMessage {
+  return envelopeOf(
+    "history",
+    { sensor_id: id, readings: ns.map((n) => stored(n)), complete },
+    new Date(Date.UTC(2025, 11, 6, 14, 31, 0)),
+  );
 }
 
 /** What every connection starts with. */
@@ -38,6 +64,13 @@ export class ScriptedServer implements AsyncDisposable {
   readonly requests: URL[] = [];
   /** Request headers, one per connection. */
   readonly headers: Headers[] = [];
+  /**
+   * What each connection's client sent, parsed with the protocol's schema (a message it does
+   * not accept is kept as `{ invalid: text }`), one list per connection.
+   */
+  readonly received: (ClientMessage | { invalid: string })[][] = [];
+  /** The sockets, one per connection, for sending from the test. */
+  readonly sockets: WebSocket[] = [];
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #closed: Promise<void>[] = [];
   readonly #sockets = new Set<WebSocket>();
@@ -55,6 +88,17 @@ export class ScriptedServer implements AsyncDisposable {
         const n = this.requests.length;
         const { socket, response } = Deno.upgradeWebSocket(req);
         this.#sockets.add(socket);
+        this.sockets.push(socket);
+        const received: (ClientMessage | { invalid: string })[] = [];
+        this.received.push(received);
+        socket.addEventListener("message", (e) => {
+          const text = String(e.data);
+          let parsed;
+          try {
+            parsed = ClientMessageSchema.safeParse(JSON.parse(text));
+          } catch { /* not JSON */ }
+          received.push(parsed?.success ? parsed.data : { invalid: text });
+        });
         this.#closed.push(
           new Promise((resolve) =>
             socket.addEventListener("close", () => {

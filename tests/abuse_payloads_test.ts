@@ -101,7 +101,11 @@ Deno.test("every invalid client message gets the error code it was made for", ()
       metrics: new Metrics(),
       limits: { maxMessageBytes: 64 * 1024, maxErrors: 20, errorWindowMs: 10_000 },
       clock: { now: () => 0 },
-    }, { close: () => assert.fail("closed after one message") });
+      history: { request: () => ({ denied: [] }) },
+    }, {
+      close: () => assert.fail("closed after one message"),
+      refresh: () => assert.fail("no refresh was sent"),
+    });
     session.onMessage(g.text);
     assert.equal(JSON.parse(replies[0]!).data.code, g.kind, g.text.slice(0, 60));
   }

@@ -40,7 +40,7 @@ Deno.test("the README lists every metric, and no other", async () => {
   assert.deepEqual([...documented].sort(), new Metrics().registry.names().sort());
 });
 
-Deno.test("the overload gauges show what the hub reports", async () => {
+Deno.test("the gauges show what the parts report", async () => {
   const metrics = new Metrics();
   let overloaded = false;
   metrics.bind({
@@ -51,11 +51,15 @@ Deno.test("the overload gauges show what the hub reports", async () => {
     mqttConnected: () => true,
     bufferedBytes: () => 1_234,
     overloaded: () => overloaded,
+    sensors: () => ({ live: 4, stale: 1 }),
+    history: () => ({ readings: 10, bytes: 400 }),
   });
   assert.match(metrics.render(), /^sensorstream_overloaded 0$/m);
   overloaded = true;
   assert.match(metrics.render(), /^sensorstream_overloaded 1$/m);
   assert.match(metrics.render(), /^sensorstream_ws_buffered_bytes 1234$/m);
+  assert.match(metrics.render(), /^sensorstream_sensors\{status="stale"\} 1$/m);
+  assert.match(metrics.render(), /^sensorstream_history_bytes 400$/m);
   // And a running server wires them to its hub: idle, nothing buffered, not overloaded.
   await using server = await startTestServer();
   const text = await (await fetch(`${server.httpUrl}/metrics`)).text();

@@ -49,6 +49,12 @@ Deno.test("every command's commander options are exactly its table's", () => {
   }
 });
 
+/**
+ * Flags that name two different options of two commands, as the issue that asked for them did:
+ * `serve --history` is seconds kept, `tail --history` readings asked for. Nothing else may repeat.
+ */
+const DISTINCT = new Map([["--history", ["cli/options/serve.ts", "cli/options/tail.ts"]]]);
+
 Deno.test("a flag or variable name is declared in one source file, and options only in tables", async () => {
   const files = await sourceFiles();
   const declared = new Map<string, Set<string>>();
@@ -65,7 +71,13 @@ Deno.test("a flag or variable name is declared in one source file, and options o
       assert.doesNotMatch(text, /new Option\(|\.option\(|\)\s*\.env\(|io\.env\("[A-Z]/, path);
     }
   }
-  for (const [name, paths] of declared) assert.equal(paths.size, 1, `${name} in ${[...paths]}`);
+  for (const [name, paths] of declared) {
+    if (DISTINCT.has(name)) {
+      assert.deepEqual([...paths].sort(), DISTINCT.get(name), name);
+      continue;
+    }
+    assert.equal(paths.size, 1, `${name} in ${[...paths]}`);
+  }
 });
 
 Deno.test("the README's configuration table lists every serve option and its default", async () => {

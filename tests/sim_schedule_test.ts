@@ -107,6 +107,7 @@ Deno.test("simulator progress counts outcomes and reports a copy on every change
     failed: 1,
     elapsedMs: 40,
     simulatedTime: 123,
+    silent: [],
   });
   assert.equal(seen.length, 5);
   assert.notEqual(seen[0], seen[1], "each report is its own copy");

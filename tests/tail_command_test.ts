@@ -1,29 +1,10 @@
 import assert from "node:assert/strict";
 import { jwtVerify } from "jose";
 import { runCli } from "../cli/mod.ts";
-import type { CliIo } from "../cli/io.ts";
 import { envelopeOf, ServerMessageSchema } from "../protocol/mod.ts";
 import { freePort, TEST_SECRET, waitFor, within } from "./_helpers.ts";
 import { greeting, reading, ScriptedServer, sendAll } from "./_tail_servers.ts";
-
-/** An in-memory CliIo: collects output, reads `env`, and aborts on `controller.abort()`. */
-function fakeIo(
-  options: { env?: Record<string, string>; isTerminal?: boolean; rows?: number } = {},
-) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const controller = new AbortController();
-  const io: CliIo = {
-    stdout: (text) => out.push(text),
-    stderr: (text) => err.push(text),
-    env: (name) => options.env?.[name],
-    isTerminal: options.isTerminal ?? false,
-    columns: 100,
-    rows: options.rows,
-    signal: controller.signal,
-  };
-  return { io, controller, stdout: () => out.join(""), stderr: () => err.join("") };
-}
+import { fakeIo } from "./_tail_io.ts";
 
 /** What the live screen writes to move up over the previous frame. */
 const CURSOR_UP = new RegExp(`\r${"\x1b"}\\[(\\d+)A`, "g");

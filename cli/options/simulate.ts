@@ -3,7 +3,9 @@
  * @module
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { OptionError } from "../../lib/errors.ts";
 import { DEFAULT_SENSORS, DEFAULT_TOPIC, topicFilterProblem } from "../../protocol/mod.ts";
+import type { Outage } from "../../sim/mod.ts";
 import { intInRange, parseDuration, parseNonNegative } from "../parse.ts";
 import {
   CONNECT_TIMEOUT,
@@ -49,6 +51,43 @@ function time(text: string): number {
     throw new InvalidArgumentError(`'${text}' is not a time; use ISO 8601, e.g. 2024-06-01T00:00Z`);
   }
   return t;
+}
+
+/** `ID:DURATION[@START]`: the sensor id has no `:` or `@`, and the times are durations. */
+const OUTAGE = /^\s*([^:@\s]+)\s*:([^@]+)(?:@(.+))?$/;
+
+/**
+ * `V3:30s` (silent for 30 s from 10 s in) or `V3:30s@1m` (from 1 min in) → an outage. Throws
+ * `OptionError` for `outages`, which the CLI words as the flag (exit 2).
+ */
+export function parseOutage(text: string): Outage {
+  const m = OUTAGE.exec(text);
+  if (!m) {
+    throw new OptionError(
+      "outages",
+      `'${text}' is not ID:DURATION[@START]; e.g. V3:30s (silent for 30 s from 10 s in) ` +
+        "or V3:30s@1m (from 1 min in)",
+    );
+  }
+  const [, sensorId, duration, start] = m;
+  const time = (part: string) => {
+    try {
+      return parseDuration(part);
+    } catch (error) {
+      throw new OptionError("outages", `'${text}': ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  };
+  const durationMs = time(duration!);
+  if (durationMs <= 0) {
+    throw new OptionError("outages", `'${text}': the duration must be longer than 0`);
+  }
+  return {
+    sensorId: sensorId!,
+    durationMs,
+    startMs: start === undefined ? undefined : time(start),
+  };
 }
 
 /** Every option of `simulate`. */
@@ -118,6 +157,15 @@ export const SIMULATE_OPTIONS = {
     help: "simulated time of the first reading (default: now)",
     parse: time,
     path: "startTime",
+  }),
+  // Repeatable, so variadic and without `parse`: the table's parser would only keep the last
+  // value. Each value is parsed (and a bad one reported as --outage, exit 2) by `toConfig`.
+  outage: option<string[]>({
+    flags: "--outage <spec...>",
+    help: "ID:DURATION[@START]: sensor ID publishes nothing for DURATION from START into " +
+      "the run (default 10s), then resumes; repeatable, e.g. V3:30s or V3:30s@1m",
+    path: "outages",
+    toConfig: (specs) => specs.map(parseOutage),
   }),
   qos: option<"0" | "1">({
     flags: QOS_FLAGS,
