@@ -86,8 +86,10 @@ function connect(url: string, cfg: MqttConfig): MqttClient {
   return mqtt.connect(url, {
     username: cfg.username,
     password: cfg.password,
-    clientId: `sensorstream-${crypto.randomUUID().slice(0, 8)}`,
-    clean: true,
+    // A fixed id keeps the session, and the readings the broker queued for it while serve was
+    // down arrive when it is back (with QoS 1 or 2 on both sides).
+    clientId: cfg.clientId ?? `sensorstream-${crypto.randomUUID().slice(0, 8)}`,
+    clean: cfg.clientId === undefined,
     reconnectPeriod: cfg.reconnectMinMs,
     connectTimeout: 5_000,
     // The "connect" handler subscribes on every (re)connect and reports the link up only on

@@ -20,6 +20,11 @@ export interface MqttConfig {
   topic: string;
   /** Subscription QoS. Default 0. */
   qos: 0 | 1 | 2;
+  /**
+   * A fixed client id: the bridge keeps a persistent session (clean: false), so the broker holds
+   * QoS 1/2 readings for it while it is down. `undefined`: a random id and a clean session.
+   */
+  clientId: string | undefined;
   /** First reconnect delay in ms; doubles up to `reconnectMaxMs`. Default 500. */
   reconnectMinMs: number;
   /** Longest reconnect delay in ms. Default 10000. */
@@ -109,6 +114,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
     password: undefined,
     topic: DEFAULT_TOPIC,
     qos: 0,
+    clientId: undefined,
     reconnectMinMs: 500,
     reconnectMaxMs: 10_000,
   },

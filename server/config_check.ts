@@ -96,6 +96,10 @@ function checkMqtt(mqtt: MqttConfig): MqttConfig {
   const problem = typeof mqtt.topic === "string" ? topicFilterProblem(mqtt.topic) : "is no string";
   if (problem) throw bad("mqtt.topic", shown(mqtt.topic), `it ${problem} (e.g. sensors/+/data)`);
   if (![0, 1, 2].includes(mqtt.qos)) throw bad("mqtt.qos", shown(mqtt.qos), "use 0, 1 or 2");
+  const id = mqtt.clientId;
+  if (id !== undefined && (typeof id !== "string" || !/^[\x21-\x7e]{1,64}$/.test(id))) {
+    throw bad("mqtt.clientId", "not 1–64 printable ASCII characters", "e.g. sensorstream-1");
+  }
   duration("mqtt.reconnectMinMs", mqtt.reconnectMinMs, "> 0");
   duration("mqtt.reconnectMaxMs", mqtt.reconnectMaxMs, "> 0");
   if (mqtt.reconnectMaxMs < mqtt.reconnectMinMs) {

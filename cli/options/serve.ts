@@ -70,6 +70,13 @@ export const SERVE_OPTIONS = {
     default: d.mqtt.qos,
     path: "mqtt.qos",
   }),
+  mqttClientId: option({
+    flags: "--mqtt-client-id <id>",
+    env: "MQTT_CLIENT_ID",
+    help: "a fixed MQTT client id: the broker keeps a session, and with --qos 1 holds readings " +
+      "for serve while it restarts",
+    path: "mqtt.clientId",
+  }),
   rateLimit: option({
     flags: "--rate-limit <seconds>",
     env: "WEBSOCKET_RATE_LIMIT_SECONDS",
