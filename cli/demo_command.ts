@@ -13,7 +13,7 @@ import { type Outage, runSimulator } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
 import { DEMO_OPTIONS } from "./options/demo.ts";
 import { addOptions, valuesOf } from "./options/table.ts";
-import { tailCommandLine } from "./serve_banner.ts";
+import { dashboardUrl, tailCommandLine } from "./serve_banner.ts";
 import { loggerFor, serveOptionsOf, serveUntilSignal } from "./serve_command.ts";
 
 /**
@@ -70,6 +70,7 @@ Examples:
             server.embeddedBroker ? "embedded MQTT broker" : "your MQTT broker"
           } + simulated sensors V1-V5`,
           "",
+          `  Dashboard:  ${dashboardUrl(server.httpUrl, token)}`,
           `  WebSocket:  ${server.wsUrl}?token=${token}`,
           `  MQTT:       ${redactUrl(server.mqttUrl)}  (publish to sensors/<id>/data)`,
           `  Metrics:    ${server.httpUrl}/metrics`,

@@ -24,11 +24,17 @@ export function simulateCommandLine(server: ServerHandle): string {
   return `deno task simulate --mqtt-url ${redactUrl(server.mqttUrl)}${auth}`;
 }
 
+/** The dashboard's URL with the token in the fragment: browsers never send a fragment. */
+export function dashboardUrl(httpUrl: string, token: string): string {
+  return `${httpUrl}/#token=${token}`;
+}
+
 /** Prints where to connect; in dev mode, the generated token and a warning. */
 export function printBanner(server: ServerHandle, io: CliIo): void {
   const { jwtSecret, jwksUrl } = SERVE_OPTIONS;
   const lines = [
     `sensorstream serving ${server.wsUrl}`,
+    `Dashboard: ${server.httpUrl}/`,
     `MQTT broker: ${redactUrl(server.mqttUrl)}` + (server.embeddedBroker ? " (embedded)" : ""),
   ];
   if (server.dev) {
@@ -37,6 +43,7 @@ export function printBanner(server: ServerHandle, io: CliIo): void {
       `WARNING: no ${jwtSecret.env} or ${jwksUrl.env} set: using a random secret for this run.`,
       `This is for development only; set ${jwtSecret.env} (>= 32 bytes) in production.`,
       `Token (valid 24 h):  ${server.dev.token}`,
+      `Open the dashboard:  ${dashboardUrl(server.httpUrl, server.dev.token)}`,
       `WebSocket URL:       ${server.wsUrl}?token=${server.dev.token}`,
       `Tail it:             ${tailCommandLine(server.wsUrl, server.dev.token)}`,
     );

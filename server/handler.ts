@@ -1,10 +1,11 @@
 /**
- * HTTP routes: the WebSocket endpoint and the operations endpoints. A function from Request to
+ * HTTP routes: the WebSocket endpoint, the operations endpoints and the dashboard. A function from Request to
  * Response; each WebSocket client's life is `connection.ts`'s.
  * @module
  */
 import { type ConnectionDeps, runConnection } from "./connection.ts";
 import { WS_PATH } from "../protocol/mod.ts";
+import { dashboardResponse } from "./dashboard.ts";
 
 /** What the handler needs from the rest of the server. */
 export interface HandlerDeps extends ConnectionDeps {
@@ -39,7 +40,8 @@ export function createHandler(
         });
       }
       default:
-        return new Response(`Not found. The sensor stream is at ${WS_PATH}.\n`, { status: 404 });
+        return dashboardResponse(req, url) ??
+          new Response(`Not found. The sensor stream is at ${WS_PATH}.\n`, { status: 404 });
     }
   };
 }
