@@ -52,6 +52,7 @@ const client = new DashboardClient(model, {
   },
   onChange: schedule,
   onBroker: (mqtt) => view.setBroker(typeof mqtt === "string" ? mqtt : undefined),
+  onInstance: (instance) => view.setInstance(typeof instance === "string" ? instance : undefined),
   onNotice: (key, text) => view.setNotice(key, text),
   onTokenNeeded: (why) => view.showToken(why),
   onToken(token) {

@@ -23,6 +23,8 @@ import { SyncPlan } from "./sync.js";
  * @property {(state: ConnectionState) => void} onState
  * @property {() => void} onChange The model changed (render on the next frame).
  * @property {(mqtt: unknown) => void} onBroker The broker link's state, from `bridge_status`.
+ * @property {(instance: unknown) => void} onInstance The serving process it landed on, from
+ *   `connection_status` (several instances behind a load balancer tell themselves apart).
  * @property {(key: string, text: string | undefined) => void} onNotice A notice to show, or clear.
  * @property {(why: { close?: CloseInfo, message?: string }) => void} onTokenNeeded Ask for a token.
  * @property {(token: string | undefined) => void} onToken The token to keep (undefined: forget it).
@@ -127,6 +129,7 @@ export class DashboardClient {
     if (m.type !== "sensor_reading") model.observeServerTime(m.timestamp, now);
     switch (m.type) {
       case "connection_status":
+        on.onInstance(d.instance);
         model.markAllLive();
         on.onNotice("history", undefined);
         on.onNotice("error", undefined);

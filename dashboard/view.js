@@ -28,6 +28,7 @@ function byId(id) {
 export class View {
   #connection = byId("connection");
   #detail = byId("connection-detail");
+  #instance = byId("instance");
   #broker = byId("broker");
   #count = byId("sensor-count");
   #notice = byId("notice");
@@ -98,6 +99,11 @@ export class View {
   }
 
   /** Shows the broker link's state (`bridge_status`), or `unknown` before the first one. */
+  /** Which serving process the page landed on (`connection_status.instance`). */
+  setInstance(/** @type {string | undefined} */ instance) {
+    this.#instance.textContent = instance ? `on ${instance.slice(0, 64)}` : "";
+  }
+
   setBroker(/** @type {string | undefined} */ mqtt) {
     const state = mqtt === "connected" || mqtt === "disconnected" ? mqtt : "unknown";
     this.#broker.dataset.state = state;

@@ -63,6 +63,9 @@ export const ConnectionStatusSchema = envelope(
     status: z.literal("connected"),
     client_id: z.string().regex(/^[0-9a-f]{8}$/),
     active_clients: z.number().int().min(1),
+    instance: z.string().max(256).optional().describe(
+      "Which serving process this client landed on, e.g. host:8000/1 (host:port/worker)",
+    ),
   }),
 );
 /** State of the server's link to the MQTT broker; sent at connect and on every change. */

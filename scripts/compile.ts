@@ -8,6 +8,8 @@
 export const COMPILE_PERMISSIONS = [
   "--allow-net",
   "--allow-env",
+  // The machine's name, for the `instance` a client is told it landed on.
+  "--allow-sys=hostname",
   // Secret files (JWT_SECRET_FILE, MQTT_PASSWORD_FILE) where containers and systemd put them.
   "--allow-read=/run/secrets,/run/credentials",
 ];

@@ -95,6 +95,18 @@ export interface StreamConfig {
 export interface ServerConfig {
   port: number;
   hostname: string;
+  /**
+   * How `connection_status` names this serving process; default `<host name>:<port>`
+   * (`/<worker>` is added by `serve --workers`).
+   */
+  instance: string | undefined;
+  /**
+   * On a draining shutdown (`shutdown({ drain: true })`, what SIGTERM does), how long `/readyz`
+   * says 503 and new clients are refused while the connected ones keep streaming, so a load
+   * balancer sends new clients elsewhere before these are closed with 1001, ms. 0 = none. At most
+   * 3 s, so that stopping still ends within 5 s. Default 2000.
+   */
+  drainDelayMs: number;
   mqtt: MqttConfig;
   auth: AuthConfig;
   limits: LimitsConfig;
@@ -102,10 +114,18 @@ export interface ServerConfig {
   log: { level: LogLevel; format: LogFormat };
 }
 
+/**
+ * Longest drain delay: with the 1 s the clients get to answer the 1001 and the MQTT disconnect,
+ * a SIGTERM still ends the process within 5 s (what supervisors wait for before SIGKILL).
+ */
+export const MAX_DRAIN_DELAY_MS = 3_000;
+
 /** Defaults for every option. */
 export const DEFAULT_CONFIG: ServerConfig = {
   port: 8000,
   hostname: "0.0.0.0",
+  instance: undefined,
+  drainDelayMs: 2_000,
   mqtt: {
     url: undefined,
     embeddedPort: 1883,
@@ -160,6 +180,8 @@ export function withDefaults(options: ServerOptions = {}): ServerConfig {
   return {
     port: options.port ?? DEFAULT_CONFIG.port,
     hostname: options.hostname ?? DEFAULT_CONFIG.hostname,
+    instance: options.instance ?? DEFAULT_CONFIG.instance,
+    drainDelayMs: options.drainDelayMs ?? DEFAULT_CONFIG.drainDelayMs,
     mqtt: { ...DEFAULT_CONFIG.mqtt, ...options.mqtt },
     auth: { ...DEFAULT_CONFIG.auth, ...options.auth },
     limits: { ...DEFAULT_CONFIG.limits, ...options.limits },

@@ -271,6 +271,7 @@ export class Connection implements TokenOwner {
       denied,
       now: clock.now(),
       mqttConnected: this.#deps.mqttConnected(),
+      instance: this.#deps.instance(),
       latest: this.#deps.latest(),
       statuses: this.#deps.staleStatuses(),
     });

@@ -26,6 +26,8 @@ export interface ConnectionDeps {
   clock: Clock;
   /** Skew allowed on token expiry, ms; an expired token's client is closed this long after `exp`. */
   clockToleranceMs: number;
+  /** This serving process, as `connection_status` names it (`host:port`, `/worker` with several). */
+  instance(): string;
   /** Whether the MQTT link is up. */
   mqttConnected(): boolean;
   /** Last reading of every sensor. */

@@ -96,7 +96,7 @@ export function bridgeOf(
 /** The HTTP handler over the parts. */
 export function handlerOf(
   { config, hub, metrics, logger, bridge, sockets, stream, replies }: Parts,
-  more: { verifier: Verifier; clock: Clock; stopping: () => boolean },
+  more: { verifier: Verifier; clock: Clock; stopping: () => boolean; instance: () => string },
 ): ReturnType<typeof createHandler> {
   return createHandler({
     hub,

@@ -44,8 +44,23 @@ export interface ServerHandle extends AsyncDisposable {
   readonly sockets: number;
   /** Resolves when the server has stopped; rejects when it stopped because its listener failed. */
   readonly finished: Promise<void>;
-  /** Closes clients with 1001, disconnects MQTT, stops the broker and the listener. */
-  shutdown(): Promise<void>;
+  /**
+   * Closes clients with 1001, disconnects MQTT, stops the broker and the listener; with
+   * `{ drain: true }`, after the configured drain delay. Later calls return the same promise; one
+   * without `drain` ends a drain at once.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+}
+
+/** How {@link ServerHandle.shutdown} stops. */
+export interface ShutdownOptions {
+  /**
+   * Drain first: for `drainDelayMs` (`--drain-delay`), `/readyz` says 503 and new clients are
+   * refused while the connected ones keep streaming, so a load balancer's health check takes this
+   * instance out of rotation before its clients are closed and reconnect through it. What `serve`
+   * does on SIGTERM. Default false: stop at once, as tests, embedders and `await using` want.
+   */
+  drain?: boolean;
 }
 
 /** Injected parts, for tests. */
@@ -108,10 +123,17 @@ export async function startServer(
     stopTick: every(clock, TICK_EXPECTED_MS, () => hub.tick()),
   };
   let stopping = false;
+  let instance = "";
   let listener: Listener;
   try {
-    const handler = handlerOf(parts, { verifier, clock, stopping: () => stopping });
+    const handler = handlerOf(parts, {
+      verifier,
+      clock,
+      stopping: () => stopping,
+      instance: () => instance,
+    });
     listener = listen(config, handler, logger);
+    instance = config.instance ?? `${hostName()}:${listener.addr.port}`;
   } catch (error) {
     await stopInner(parts);
     throw error;
@@ -160,17 +182,21 @@ function handleOf(
   const done = Promise.withResolvers<void>();
   let failure: Error | undefined;
   let stopping: Promise<void> | undefined;
-  const shutdown = () =>
-    stopping ??= (async () => {
+  let endDrain: (() => void) | undefined;
+  const shutdown = (options: ShutdownOptions = {}) => {
+    if (!options.drain) endDrain?.();
+    return stopping ??= (async () => {
       markStopping();
+      if (options.drain) await drain(parts, (end) => endDrain = end);
       await stopParts(parts, listener);
       if (failure) done.reject(failure);
       else done.resolve();
     })();
+  };
   // The listener can die under us, e.g. out of file descriptors (Deno keeps one per aborted
   // handshake, see connection.ts): shut down and say so, so a supervisor restarts the service.
   listener.finished.catch((error: unknown) => {
-    if (stopping) return;
+    if (stopping) return endDrain?.();
     failure = new StartupError(
       `The HTTP listener failed: ${(error as Error)?.message ?? error}. Restart the service`,
       { cause: error },
@@ -192,8 +218,24 @@ function handleOf(
     },
     finished: done.promise,
     shutdown,
-    [Symbol.asyncDispose]: shutdown,
+    [Symbol.asyncDispose]: () => shutdown(),
   };
+}
+
+/**
+ * The drain: everything keeps running (the handler already says 503 to `/readyz` and to new
+ * upgrades) for the configured delay, or until `onEnd`'s function is called. Real time, like the
+ * close grace below.
+ */
+async function drain(parts: Parts, onEnd: (end: () => void) => void): Promise<void> {
+  const ms = parts.config.drainDelayMs;
+  if (ms <= 0) return;
+  parts.logger.info("draining", { clients: parts.hub.size, seconds: ms / 1000 });
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const timer = setTimeout(resolve, ms);
+  onEnd(resolve);
+  await promise;
+  clearTimeout(timer);
 }
 
 /** Clients first (1001, a moment to answer), then the listener, MQTT and the broker. */
@@ -224,4 +266,15 @@ async function stopInner(parts: Parts): Promise<void> {
 async function waitUntil(done: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * The machine's name when the process may read it (`--allow-sys=hostname`, which the tasks grant;
+ * asked without a prompt), else `$HOSTNAME` (Kubernetes sets it to the pod's), else `localhost`.
+ */
+function hostName(): string {
+  const sys = Deno.permissions.querySync({ name: "sys", kind: "hostname" });
+  if (sys.state === "granted") return Deno.hostname();
+  const env = Deno.permissions.querySync({ name: "env", variable: "HOSTNAME" });
+  return (env.state === "granted" ? Deno.env.get("HOSTNAME") : undefined) || "localhost";
 }

@@ -13,6 +13,8 @@ import type { StatusText } from "./stream.ts";
 /** What the greeting says. */
 export interface GreetingFacts {
   clientId: string;
+  /** The serving process (`host:port`, `/worker` with several). */
+  instance: string;
   /** Clients connected, this one included. */
   activeClients: number;
   mqttConnected: boolean;
@@ -29,6 +31,7 @@ export function greetingTexts(facts: GreetingFacts): string[] {
     status: "connected" as const,
     client_id: facts.clientId,
     active_clients: facts.activeClients,
+    instance: facts.instance,
   };
   const mqtt = facts.mqttConnected ? "connected" as const : "disconnected" as const;
   const texts = [
@@ -62,6 +65,7 @@ export interface Arrival {
   denied: readonly string[];
   now: number;
   mqttConnected: boolean;
+  instance: string;
   latest: Iterable<LatestReading>;
   /** `sensor_status` of every stale sensor, sent after the snapshot. */
   statuses: Iterable<StatusText>;
@@ -84,6 +88,7 @@ export function welcome(hub: Hub, arrival: Arrival): HubClient {
   );
   const greeting = greetingTexts({
     clientId: id,
+    instance: arrival.instance,
     activeClients: hub.size,
     mqttConnected: arrival.mqttConnected,
     denied: arrival.denied,

@@ -87,6 +87,8 @@ export class TableModel {
   #state: ConnectionState = "connecting";
   #broker: string | undefined;
   #clients: number | undefined;
+  /** The serving process this connection landed on (`connection_status.instance`). */
+  #instance: string | undefined;
   #readings = 0;
   #url: string;
 
@@ -121,6 +123,9 @@ export class TableModel {
       case "connection_status":
         this.#state = "connected";
         this.#clients = message.data.active_clients;
+        this.#instance = message.data.instance === undefined
+          ? undefined
+          : escapeControl(message.data.instance).slice(0, 64);
         break;
       case "bridge_status":
         this.#broker = escapeControl(message.data.mqtt);
@@ -203,7 +208,11 @@ export class TableModel {
       ["  broker: "],
       [broker, BROKER_STYLE[broker] ?? STYLE.yellow],
       // The URL goes last: on a narrow terminal it is what gets cut.
-      [`  clients at connect: ${this.#clients ?? "?"}  readings: ${this.#readings}  ${this.#url}`],
+      [
+        `  clients at connect: ${this.#clients ?? "?"}` +
+        (this.#instance ? `  instance: ${this.#instance}` : "") +
+        `  readings: ${this.#readings}  ${this.#url}`,
+      ],
     ];
     const limit = Math.max(1, options.rows ?? Infinity);
     const ids = [...this.#rows.keys()].sort(collator.compare);
