@@ -12,11 +12,13 @@
  *   deno task bench --overload   the issue's overload loads, serve pinned to a core (overload.ts)
  *   deno task bench --memory     RSS per idle connection, serve against bare Deno (memory.ts)
  *   deno task bench --history    bytes per stored reading, 10,000 sensors × 1 h (history_memory.ts)
+ *   deno task bench --workers    serve --workers 1 / 2 / two processes at 10,000 clients (workers.ts)
  */
 import mqtt from "mqtt";
 import { mintToken } from "../server/token.ts";
 import { runMemory } from "./memory.ts";
 import { runOverload } from "./overload.ts";
+import { runWorkersBench } from "./workers.ts";
 
 const SECRET = "bench-secret-bench-secret-bench-secret-0";
 const root = new URL("..", import.meta.url).pathname;
@@ -241,5 +243,6 @@ if (import.meta.main) {
   if (Deno.args[0] === "--overload") Deno.exitCode = await runOverload(Deno.args.slice(1));
   else if (Deno.args[0] === "--memory") Deno.exitCode = await runMemory(Deno.args.slice(1));
   else if (Deno.args[0] === "--history") Deno.exitCode = await runHistoryMemory(Deno.args.slice(1));
+  else if (Deno.args[0] === "--workers") Deno.exitCode = await runWorkersBench(Deno.args.slice(1));
   else await fanout(Deno.args);
 }

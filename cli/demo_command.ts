@@ -7,7 +7,6 @@ import { Command } from "@commander-js/extra-typings";
 import { redactUrl } from "../lib/secrets.ts";
 import { DEFAULT_SENSORS } from "../protocol/mod.ts";
 import { DEFAULT_CONFIG } from "../server/config.ts";
-import { startServer } from "../server/server.ts";
 import { mintToken } from "../server/token.ts";
 import { type Outage, runSimulator } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
@@ -15,6 +14,7 @@ import { DEMO_OPTIONS } from "./options/demo.ts";
 import { addOptions, valuesOf } from "./options/table.ts";
 import { dashboardUrl, tailCommandLine } from "./serve_banner.ts";
 import { loggerFor, serveOptionsOf, serveUntilSignal } from "./serve_command.ts";
+import { startServing } from "./serve_workers.ts";
 
 /**
  * The demo's outage, so a newcomer sees staleness: V5 silent from 30 s in, for at least 30 s
@@ -54,7 +54,7 @@ Examples:
       const flags = valuesOf(command as unknown as Command, DEMO_OPTIONS);
       const logger = loggerFor(flags, io);
       const options = await serveOptionsOf(command as unknown as Command, io);
-      const server = await startServer(options, { logger });
+      const server = await startServing(options, { workers: flags.workers, logger });
       const outage = demoOutage(
         options.stream?.staleAfterMs ?? DEFAULT_CONFIG.stream.staleAfterMs,
         flags.simInterval,
@@ -97,7 +97,8 @@ Examples:
       }, { logger }).catch((error) => {
         logger.error("simulator stopped", { error });
       });
-      await serveUntilSignal(server, io);
+      // Nothing balances in front of a demo: Ctrl-C stops it at once.
+      await serveUntilSignal(server, io, { drain: false });
       stopSim.abort();
       await simulation;
       ctx.exitCode = 0;

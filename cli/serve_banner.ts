@@ -16,7 +16,7 @@ export function tailCommandLine(wsUrl: string, token: string): string {
 }
 
 /** The `simulate` command line for the server's broker (credentials, if any, from the env). */
-export function simulateCommandLine(server: ServerHandle): string {
+export function simulateCommandLine(server: Pick<ServerHandle, "mqttUrl" | "mqttAuth">): string {
   const { mqttUsername, mqttPassword } = SERVE_OPTIONS;
   const auth = server.mqttAuth
     ? ` (with ${mqttUsername.env} and ${mqttPassword.env} set as for serve)`
@@ -30,7 +30,13 @@ export function dashboardUrl(httpUrl: string, token: string): string {
 }
 
 /** Prints where to connect; in dev mode, the generated token and a warning. */
-export function printBanner(server: ServerHandle, io: CliIo): void {
+export function printBanner(
+  server: Pick<
+    ServerHandle,
+    "wsUrl" | "httpUrl" | "mqttUrl" | "embeddedBroker" | "mqttAuth" | "dev"
+  >,
+  io: CliIo,
+): void {
   const { jwtSecret, jwksUrl } = SERVE_OPTIONS;
   const lines = [
     `sensorstream serving ${server.wsUrl}`,

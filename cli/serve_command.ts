@@ -5,7 +5,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { createLogger, type Logger } from "../lib/log.ts";
 import type { ServerOptions } from "../server/config.ts";
-import { type ServerHandle, startServer } from "../server/server.ts";
+import type { ServerHandle } from "../server/server.ts";
 import type { CliContext } from "./context.ts";
 import type { CliIo } from "./io.ts";
 import { SERVE_OPTIONS } from "./options/serve.ts";
@@ -18,6 +18,7 @@ import {
 } from "./options/table.ts";
 import { resolveSecret, warnOnUrlSecret } from "./secrets.ts";
 import { printBanner } from "./serve_banner.ts";
+import { startServing } from "./serve_workers.ts";
 
 /** How long shutdown may take before the process exits anyway, ms. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -59,8 +60,15 @@ export function loggerFor(values: Pick<ServeValues, "logLevel" | "logFormat">, i
   });
 }
 
-/** Waits for Ctrl-C/SIGTERM (or the server ending), then shuts down within the grace period. */
-export async function serveUntilSignal(server: ServerHandle, io: CliIo): Promise<void> {
+/**
+ * Waits for Ctrl-C/SIGTERM (or the server ending), then drains (`--drain-delay`: `/readyz` 503
+ * while clients keep streaming) and shuts down, all within the grace period.
+ */
+export async function serveUntilSignal(
+  server: Pick<ServerHandle, "finished" | "shutdown">,
+  io: CliIo,
+  { drain = true }: { drain?: boolean } = {},
+): Promise<void> {
   // A failed listener rejects `finished`: that ends the wait too, and is rethrown (exit 1).
   const ended = server.finished.then(() => undefined, (error: unknown) => error);
   await new Promise<void>((resolve) => {
@@ -70,7 +78,7 @@ export async function serveUntilSignal(server: ServerHandle, io: CliIo): Promise
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
-    server.shutdown(),
+    server.shutdown({ drain }),
     new Promise<void>((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
   ]);
   clearTimeout(timer);
@@ -101,8 +109,9 @@ Examples:
   return cmd.action(async (_flags, command) => {
     const io = ctx.io;
     const options = await serveOptionsOf(command as unknown as Command, io);
-    const logger = loggerFor(valuesOf(command as unknown as Command, SERVE_OPTIONS), io);
-    const server = await startServer(options, { logger });
+    const values = valuesOf(command as unknown as Command, SERVE_OPTIONS);
+    const logger = loggerFor(values, io);
+    const server = await startServing(options, { workers: values.workers, logger });
     printBanner(server, io);
     await serveUntilSignal(server, io);
     ctx.exitCode = 0;

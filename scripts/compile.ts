@@ -10,6 +10,8 @@ export const COMPILE_PERMISSIONS = [
   "--allow-env",
   // The machine's name, for the `instance` a client is told it landed on.
   "--allow-sys=hostname",
+  // `serve --workers`: SO_REUSEPORT is behind this flag on Deno 2.9.
+  "--unstable-net",
   // Secret files (JWT_SECRET_FILE, MQTT_PASSWORD_FILE) where containers and systemd put them.
   "--allow-read=/run/secrets,/run/credentials",
 ];
@@ -52,6 +54,8 @@ export type BuildResult =
   | { ok: false; runtimeMissing: boolean; message: string };
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** `serve --workers` loads this as a Web Worker: not imported, so included by name. */
+const WORKER = new URL("../server/worker_main.ts", import.meta.url).pathname;
 
 /** Runs `deno compile` for `main.ts` into `out`. `runtimeMissing`: denort could not be had. */
 export async function buildBinary(
@@ -60,7 +64,7 @@ export async function buildBinary(
 ): Promise<BuildResult> {
   const check = options.check === false ? ["--no-check"] : [];
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["compile", ...check, ...COMPILE_PERMISSIONS, "--output", out, MAIN],
+    args: ["compile", ...check, ...COMPILE_PERMISSIONS, "--include", WORKER, "--output", out, MAIN],
     stdout: "null",
     stderr: "piped",
   }).output();

@@ -107,6 +107,11 @@ export interface ServerConfig {
    * 3 s, so that stopping still ends within 5 s. Default 2000.
    */
   drainDelayMs: number;
+  /**
+   * Set `SO_REUSEPORT` on the listener, so several servers share `port` and Linux spreads new
+   * connections across them (`serve --workers`; Deno 2.9 needs `--unstable-net`). Default false.
+   */
+  reusePort: boolean;
   mqtt: MqttConfig;
   auth: AuthConfig;
   limits: LimitsConfig;
@@ -126,6 +131,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   hostname: "0.0.0.0",
   instance: undefined,
   drainDelayMs: 2_000,
+  reusePort: false,
   mqtt: {
     url: undefined,
     embeddedPort: 1883,
@@ -182,6 +188,7 @@ export function withDefaults(options: ServerOptions = {}): ServerConfig {
     hostname: options.hostname ?? DEFAULT_CONFIG.hostname,
     instance: options.instance ?? DEFAULT_CONFIG.instance,
     drainDelayMs: options.drainDelayMs ?? DEFAULT_CONFIG.drainDelayMs,
+    reusePort: options.reusePort ?? DEFAULT_CONFIG.reusePort,
     mqtt: { ...DEFAULT_CONFIG.mqtt, ...options.mqtt },
     auth: { ...DEFAULT_CONFIG.auth, ...options.auth },
     limits: { ...DEFAULT_CONFIG.limits, ...options.limits },

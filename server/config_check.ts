@@ -9,7 +9,14 @@ import { MAX_TIMER_MS } from "../lib/clock.ts";
 import { OptionError } from "../lib/errors.ts";
 import { LOG_LEVELS } from "../lib/log.ts";
 import { topicFilterProblem } from "../protocol/mod.ts";
-import type { AuthConfig, LimitsConfig, MqttConfig, ServerConfig, StreamConfig } from "./config.ts";
+import {
+  type AuthConfig,
+  type LimitsConfig,
+  MAX_DRAIN_DELAY_MS,
+  type MqttConfig,
+  type ServerConfig,
+  type StreamConfig,
+} from "./config.ts";
 import { MIN_SECRET_BYTES } from "./token.ts";
 
 const shown = (v: unknown) => typeof v === "string" ? `'${v}'` : String(v);
@@ -50,6 +57,7 @@ function isHttpUrl(v: string): boolean {
 export function validateConfig(config: ServerConfig): ServerConfig {
   port("port", config.port);
   text("hostname", config.hostname ?? "", "leave it unset to bind 0.0.0.0");
+  checkDrainDelay(config.drainDelayMs);
   const mqtt = checkMqtt(config.mqtt);
   checkAuth(config.auth);
   checkLimits(config.limits);
@@ -69,6 +77,18 @@ export function validateConfig(config: ServerConfig): ServerConfig {
     stream: { ...config.stream },
     log: { ...log },
   };
+}
+
+function checkDrainDelay(ms: number): void {
+  duration("drainDelayMs", ms, ">= 0", " (0 closes clients at once)");
+  if (ms > MAX_DRAIN_DELAY_MS) {
+    throw bad(
+      "drainDelayMs",
+      `${ms} ms`,
+      `use at most ${MAX_DRAIN_DELAY_MS} ms, so that stopping ends within 5 s (make the load ` +
+        `balancer's health check faster instead)`,
+    );
+  }
 }
 
 function checkMqtt(mqtt: MqttConfig): MqttConfig {

@@ -17,7 +17,7 @@
  * @module
  */
 export { startServer } from "./server.ts";
-export type { ServerDeps, ServerHandle } from "./server.ts";
+export type { ServerDeps, ServerHandle, ShutdownOptions } from "./server.ts";
 export { DEFAULT_CONFIG, withDefaults } from "./config.ts";
 export { validateConfig } from "./config_check.ts";
 export type {

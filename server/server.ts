@@ -69,6 +69,8 @@ export interface ServerDeps {
   clock?: Clock;
   /** JWKS fetch and cache tuning (tests shorten the production defaults). */
   jwks?: JwksOptions;
+  /** The metrics to count into (a worker of `serve --workers` renders every worker's). */
+  metrics?: Metrics;
 }
 
 /** How long shutdown waits for clients to acknowledge the 1001 close, ms. */
@@ -102,7 +104,7 @@ export async function startServer(
   const { verifier, dev } = await authOf(config, clock, deps.jwks);
   const broker = config.mqtt.url === undefined ? await embeddedBroker(config, logger) : undefined;
   const mqttUrl = config.mqtt.url ?? broker!.url;
-  const ctx = { config, metrics: new Metrics(), clock, logger };
+  const ctx = { config, metrics: deps.metrics ?? new Metrics(), clock, logger };
   const hub = hubOf(ctx);
   const stream = new Stream(config.stream, hub, clock);
   const replies = new HistoryReplies({
@@ -272,7 +274,7 @@ async function waitUntil(done: () => boolean, ms: number): Promise<void> {
  * The machine's name when the process may read it (`--allow-sys=hostname`, which the tasks grant;
  * asked without a prompt), else `$HOSTNAME` (Kubernetes sets it to the pod's), else `localhost`.
  */
-function hostName(): string {
+export function hostName(): string {
   const sys = Deno.permissions.querySync({ name: "sys", kind: "hostname" });
   if (sys.state === "granted") return Deno.hostname();
   const env = Deno.permissions.querySync({ name: "env", variable: "HOSTNAME" });

@@ -3,8 +3,9 @@
  * parser, help, and the server config path it sets. A new `serve` option is one entry here.
  * @module
  */
+import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../../lib/log.ts";
-import { DEFAULT_CONFIG } from "../../server/config.ts";
+import { DEFAULT_CONFIG, MAX_DRAIN_DELAY_MS } from "../../server/config.ts";
 import {
   intInRange,
   parseBoolean,
@@ -30,6 +31,20 @@ import { option } from "./table.ts";
 const d = DEFAULT_CONFIG;
 const secondsToMs = (s: number) => Math.round(s * 1000);
 
+/** Most workers `--workers` takes. */
+const MAX_WORKERS = 256;
+
+/** `--workers`: a count, or `auto` for one per core. */
+function parseWorkers(text: string): number {
+  if (text.trim() === "auto") return Math.max(1, navigator.hardwareConcurrency);
+  if (!/^\s*\d+\s*$/.test(text) || Number(text) < 1 || Number(text) > MAX_WORKERS) {
+    throw new InvalidArgumentError(
+      `'${text}' is not auto or a whole number from 1 to ${MAX_WORKERS}`,
+    );
+  }
+  return Number(text);
+}
+
 /** Every option of `serve`. */
 export const SERVE_OPTIONS = {
   port: option({
@@ -46,6 +61,14 @@ export const SERVE_OPTIONS = {
     help: "interface to bind",
     default: d.hostname,
     path: "hostname",
+  }),
+  workers: option({
+    flags: "--workers <n>",
+    env: "WORKERS",
+    help: "serving threads sharing the port (SO_REUSEPORT, Linux; needs --unstable-net), each " +
+      "with its own MQTT link, hub and history; auto = one per core",
+    parse: parseWorkers,
+    default: 1,
   }),
   mqttUrl: {
     ...MQTT_URL,
@@ -207,6 +230,25 @@ export const SERVE_OPTIONS = {
     parse: intInRange(1, 1_000_000),
     default: d.limits.maxClients,
     path: "limits.maxClients",
+  }),
+  drainDelay: option({
+    flags: "--drain-delay <seconds>",
+    env: "DRAIN_DELAY_SECONDS",
+    help: "on SIGTERM, /readyz says 503 this long while clients keep streaming, then they are " +
+      `closed with 1001; 0 = at once, at most ${MAX_DRAIN_DELAY_MS / 1000}`,
+    parse: (text: string) => {
+      const seconds = parseSeconds(text);
+      if (seconds * 1000 > MAX_DRAIN_DELAY_MS) {
+        throw new InvalidArgumentError(
+          `'${text}' is longer than ${MAX_DRAIN_DELAY_MS / 1000} s: stopping must end within ` +
+            "5 s (make the load balancer's health check faster instead)",
+        );
+      }
+      return seconds;
+    },
+    default: d.drainDelayMs / 1000,
+    path: "drainDelayMs",
+    toConfig: secondsToMs,
   }),
   logLevel: option<LogLevel>({
     flags: "--log-level <level>",
