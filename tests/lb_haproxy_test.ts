@@ -7,102 +7,13 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { SERVE_OPTIONS } from "../cli/options/serve.ts";
-import { MainProcess } from "./_cli.ts";
-import {
-  freePort,
-  mintTestToken,
-  startMosquitto,
-  TEST_SECRET,
-  waitFor,
-  waitForPort,
-  within,
-  WsProbe,
-} from "./_helpers.ts";
+import { type Instance, startLbCluster } from "./_lb_cluster.ts";
+import { mintTestToken, waitFor, within, WsProbe } from "./_helpers.ts";
 import { scrape, waitForMetric, waitForReadyz } from "./_http.ts";
 import { payload } from "./_server.ts";
 
-const CONFIG = new URL("../deploy/haproxy.cfg", import.meta.url).pathname;
 const SENSORS = ["V1", "V2", "V3"];
 const CONNECTIONS = "sensorstream_connections_total";
-
-/** `haproxy` on the PATH or where Debian puts it (`/usr/sbin` is not on every user's PATH). */
-function haproxyPath(): string {
-  const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), "/usr/sbin", "/usr/local/sbin"];
-  for (const dir of dirs) {
-    try {
-      if (Deno.statSync(`${dir}/haproxy`).isFile) return `${dir}/haproxy`;
-    } catch { /* not there */ }
-  }
-  throw new Error("this test needs HAProxy: apt-get install -y haproxy");
-}
-
-/** One `serve` subprocess, as a user runs it. */
-interface Instance {
-  proc: MainProcess;
-  port: number;
-  httpUrl: string;
-}
-
-async function startInstance(mqttUrl: string): Promise<Instance> {
-  // The default drain, given explicitly (a test environment may turn drains off for speed):
-  // deploy/haproxy.cfg's health check is set to notice within it.
-  const proc = new MainProcess([
-    "serve",
-    "--port",
-    "0",
-    "--hostname",
-    "127.0.0.1",
-    "--mqtt-url",
-    mqttUrl,
-    "--rate-limit",
-    "0",
-  ], { JWT_SECRET: TEST_SECRET, DRAIN_DELAY_SECONDS: String(SERVE_OPTIONS.drainDelay.default) });
-  try {
-    const [, port] = await proc.waitForOutput(/serving ws:\/\/127\.0\.0\.1:(\d+)\//);
-    const httpUrl = `http://127.0.0.1:${port}`;
-    await waitForReadyz(httpUrl, 200, 10_000);
-    return { proc, port: Number(port), httpUrl };
-  } catch (error) {
-    await proc[Symbol.asyncDispose]();
-    throw error;
-  }
-}
-
-/** HAProxy on `deploy/haproxy.cfg`, its output (access log and server state changes) collected. */
-class Haproxy implements AsyncDisposable {
-  readonly child: Deno.ChildProcess;
-  output = "";
-  /** When each line arrived, for ordering against what clients saw. */
-  readonly lines: Array<{ at: number; text: string }> = [];
-  readonly #pumps: Promise<void>;
-
-  constructor(env: Record<string, string>) {
-    this.child = new Deno.Command(haproxyPath(), {
-      args: ["-f", CONFIG, "-db"],
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const pump = async (stream: ReadableStream<Uint8Array>) => {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        this.output += chunk;
-        for (const text of chunk.split("\n")) if (text) this.lines.push({ at: Date.now(), text });
-      }
-    };
-    this.#pumps = Promise.all([pump(this.child.stdout), pump(this.child.stderr)]).then(() => {});
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch { /* exited */ }
-    await within(5_000, this.child.status, "haproxy exit");
-    await this.#pumps;
-  }
-}
 
 /** A client of the load balancer: every connection it made, and what it received on each. */
 class Client {
@@ -227,25 +138,8 @@ Deno.test({
   name: "behind HAProxy: every client gets every reading, and a SIGTERMed instance's clients " +
     "move to the others without losing one",
   async fn() {
-    await using broker = await startMosquitto();
-    const instances = await Promise.all([0, 1, 2].map(() => startInstance(broker.url)));
-    await using _instances = {
-      async [Symbol.asyncDispose]() {
-        await Promise.all(instances.map((i) => i.proc[Symbol.asyncDispose]()));
-      },
-    };
-    const lbPort = freePort();
-    await using lb = new Haproxy({
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      LB_BIND: `127.0.0.1:${lbPort}`,
-      SERVE_1: `127.0.0.1:${instances[0]!.port}`,
-      SERVE_2: `127.0.0.1:${instances[1]!.port}`,
-      SERVE_3: `127.0.0.1:${instances[2]!.port}`,
-    });
-    await waitForPort(lbPort, 5_000).catch((error) => {
-      throw new Error(`haproxy did not start:\n${lb.output}`, { cause: error });
-    });
-    await waitForReadyz(`http://127.0.0.1:${lbPort}`, 200);
+    await using cluster = await startLbCluster();
+    const { broker, instances, lb, lbPort } = cluster;
 
     const token = await mintTestToken({}, { sub: "lb-client" });
     const url = `ws://127.0.0.1:${lbPort}/ws/sensors?token=${token}`;
