@@ -7,7 +7,9 @@
 import { redactUrl, secretFromFileText } from "../lib/secrets.ts";
 import { UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
-import { optionName, type OptionNames } from "./options/table.ts";
+import { MQTT_PASSWORD, MQTT_PASSWORD_FILE, MQTT_URL } from "./options/shared.ts";
+import { fromCommandLine, optionName, type OptionNames } from "./options/table.ts";
+import type { Command } from "@commander-js/extra-typings";
 
 /** Where a secret came from. */
 export interface SecretInput {
@@ -86,4 +88,23 @@ export function warnOnUrlSecret(
     `warning: ${names(spec).flag} carries credentials, which other users of this machine can ` +
       `read in the process list (ps); ${advice}\n`,
   );
+}
+
+/**
+ * The broker password of a command with the shared MQTT options (`serve`, `simulate`): from its
+ * value or its file, with a warning for credentials typed on the command line, in the URL too.
+ */
+export async function mqttPasswordOf(
+  cmd: Command,
+  values: { mqttUrl?: string; mqttPassword?: string; mqttPasswordFile?: string },
+  io: CliIo,
+): Promise<string | undefined> {
+  if (fromCommandLine(cmd, "mqttUrl")) {
+    warnOnUrlSecret(MQTT_URL, values.mqttUrl, "give them in the environment instead", io);
+  }
+  return await resolveSecret({ value: MQTT_PASSWORD, file: MQTT_PASSWORD_FILE }, {
+    value: values.mqttPassword,
+    fromCli: fromCommandLine(cmd, "mqttPassword"),
+    file: values.mqttPasswordFile,
+  }, io);
 }

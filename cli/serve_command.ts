@@ -16,7 +16,7 @@ import {
   type OptionValues,
   valuesOf,
 } from "./options/table.ts";
-import { resolveSecret, warnOnUrlSecret } from "./secrets.ts";
+import { mqttPasswordOf, resolveSecret } from "./secrets.ts";
 import { printBanner } from "./serve_banner.ts";
 import { startServing } from "./serve_workers.ts";
 
@@ -34,19 +34,12 @@ export type ServeValues = OptionValues<typeof SERVE_OPTIONS>;
 export async function serveOptionsOf(cmd: Command, io: CliIo): Promise<ServerOptions> {
   const o = SERVE_OPTIONS;
   const values = valuesOf(cmd, o);
-  if (fromCommandLine(cmd, "mqttUrl")) {
-    warnOnUrlSecret(o.mqttUrl, values.mqttUrl, "give them in the environment instead", io);
-  }
   const jwtSecret = await resolveSecret({ value: o.jwtSecret, file: o.jwtSecretFile }, {
     value: values.jwtSecret,
     fromCli: fromCommandLine(cmd, "jwtSecret"),
     file: values.jwtSecretFile,
   }, io);
-  const mqttPassword = await resolveSecret({ value: o.mqttPassword, file: o.mqttPasswordFile }, {
-    value: values.mqttPassword,
-    fromCli: fromCommandLine(cmd, "mqttPassword"),
-    file: values.mqttPasswordFile,
-  }, io);
+  const mqttPassword = await mqttPasswordOf(cmd, values, io);
   return configFrom(o, { ...values, jwtSecret, mqttPassword }) as ServerOptions;
 }
 

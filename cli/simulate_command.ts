@@ -8,8 +8,8 @@ import { createLogger } from "../lib/log.ts";
 import { runSimulator, type SimulatorOptions, type SimulatorSummary } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
 import { SIMULATE_OPTIONS } from "./options/simulate.ts";
-import { addOptions, configFrom, fromCommandLine, valuesOf } from "./options/table.ts";
-import { resolveSecret, warnOnUrlSecret } from "./secrets.ts";
+import { addOptions, configFrom, valuesOf } from "./options/table.ts";
+import { mqttPasswordOf } from "./secrets.ts";
 import { ProgressView, summaryText } from "./simulate_view.ts";
 
 /** Builds the `simulate` subcommand. */
@@ -36,14 +36,7 @@ Examples:
     const c = command as unknown as Command;
     const o = SIMULATE_OPTIONS;
     const flags = valuesOf(c, o);
-    if (fromCommandLine(c, "mqttUrl")) {
-      warnOnUrlSecret(o.mqttUrl, flags.mqttUrl, "give them in the environment instead", io);
-    }
-    const mqttPassword = await resolveSecret({ value: o.mqttPassword, file: o.mqttPasswordFile }, {
-      value: flags.mqttPassword,
-      fromCli: fromCommandLine(c, "mqttPassword"),
-      file: flags.mqttPasswordFile,
-    }, io);
+    const mqttPassword = await mqttPasswordOf(c, flags, io);
     const options = configFrom(o, { ...flags, mqttPassword }) as unknown as SimulatorOptions;
     if (options.ratePerSec === undefined) options.intervalMs ??= 1_000;
     const view = new ProgressView(io, {

@@ -8,30 +8,19 @@ import type { MqttConfig } from "./config.ts";
 import { redactUrl } from "../lib/broker_url.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import type { Metrics } from "./metrics.ts";
-import { Ingest, type LatestReading, type OutgoingReading } from "./ingest.ts";
+import { Ingest, type IngestOptions, type LatestReading, type OutgoingReading } from "./ingest.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 
 export type { LatestReading, OutgoingReading };
 
-/** Options of {@link startBridge}. */
-export interface BridgeOptions {
+/**
+ * Options of {@link startBridge}: the link's, and {@link Ingest}'s (all but the topic, which
+ * comes from `mqtt`), passed on as they are.
+ */
+export interface BridgeOptions extends Omit<IngestOptions, "topic"> {
   /** Broker URL to connect to (the embedded broker's when none is configured). */
   url: string;
   mqtt: MqttConfig;
-  /** Per-sensor throttle window, ms; 0 disables. */
-  rateLimitMs: number;
-  /** Most sensors known at once, and how long a silent one is remembered (see {@link Ingest}). */
-  maxSensors?: number;
-  sensorTtlMs?: number;
-  metrics: Metrics;
-  logger?: Logger;
-  clock?: Clock;
-  /** Called once per reading that passes validation and the throttle. */
-  onReading(reading: OutgoingReading): void;
-  /** Sensor events from ingest (see {@link IngestOptions}). */
-  onHeard?(sensorId: string): void;
-  onForget?(sensorId: string): void;
-  onRefused?(at: number): void;
   /** Called when the broker link goes up or down. */
   onStatus(connected: boolean): void;
 }
@@ -51,19 +40,7 @@ export function startBridge(options: BridgeOptions): Bridge {
   const { metrics, mqtt: cfg } = options;
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
-  const ingest = new Ingest({
-    topic: cfg.topic,
-    rateLimitMs: options.rateLimitMs,
-    maxSensors: options.maxSensors,
-    sensorTtlMs: options.sensorTtlMs,
-    onHeard: options.onHeard,
-    onForget: options.onForget,
-    onRefused: options.onRefused,
-    metrics,
-    logger,
-    clock,
-    onReading: options.onReading,
-  });
+  const ingest = new Ingest({ ...options, topic: cfg.topic, logger, clock });
   const client = connect(options.url, cfg);
   const link = watchLink(client, { ...options, logger });
   client.on("message", (topic, payload, packet) => ingest.take(topic, payload, packet.retain));
