@@ -7,9 +7,8 @@ import mqtt, { type MqttClient } from "mqtt";
 import type { MqttConfig } from "./config.ts";
 import { redactUrl } from "../lib/broker_url.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
-import type { Metrics } from "./metrics.ts";
 import { Ingest, type IngestOptions, type LatestReading, type OutgoingReading } from "./ingest.ts";
-import { type Clock, systemClock } from "../lib/clock.ts";
+import { systemClock } from "../lib/clock.ts";
 
 export type { LatestReading, OutgoingReading };
 
@@ -37,7 +36,7 @@ export interface Bridge {
 
 /** Connects to the broker (in the background: a broker that is down is retried). */
 export function startBridge(options: BridgeOptions): Bridge {
-  const { metrics, mqtt: cfg } = options;
+  const { mqtt: cfg } = options;
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
   const ingest = new Ingest({ ...options, topic: cfg.topic, logger, clock });
