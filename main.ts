@@ -1,5 +1,5 @@
 /**
- * sensorstream: `serve`, `simulate`, `tail`, `token` and `demo` in one program.
+ * sensorstream: `serve`, `simulate`, `tail`, `command`, `token` and `demo` in one program.
  * @module
  */
 import { runCli } from "./cli/mod.ts";

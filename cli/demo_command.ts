@@ -5,14 +5,14 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { redactUrl } from "../lib/secrets.ts";
-import { DEFAULT_SENSORS } from "../protocol/mod.ts";
+import { COMMAND_ACTIONS, DEFAULT_SENSORS } from "../protocol/mod.ts";
 import { DEFAULT_CONFIG } from "../server/config.ts";
 import { mintToken } from "../server/token.ts";
 import { type Outage, runSimulator } from "../sim/mod.ts";
 import type { CliContext } from "./context.ts";
 import { DEMO_OPTIONS } from "./options/demo.ts";
 import { addOptions, valuesOf } from "./options/table.ts";
-import { dashboardUrl, tailCommandLine } from "./serve_banner.ts";
+import { dashboardUrl, irrigateCommandLine, tailCommandLine } from "./serve_banner.ts";
 import { loggerFor, serveOptionsOf, serveUntilSignal } from "./serve_command.ts";
 import { startServing } from "./serve_workers.ts";
 
@@ -59,10 +59,13 @@ Examples:
         options.stream?.staleAfterMs ?? DEFAULT_CONFIG.stream.staleAfterMs,
         flags.simInterval,
       );
+      // The demo's token may irrigate: the dashboard's buttons and the printed command work.
       const token = server.dev?.token ??
-        await mintToken(options.auth?.secret ?? "", { sub: "demo", ttlSec: 24 * 3600 }).catch(
-          () => "<a token from: deno task token --sub me>",
-        );
+        await mintToken(options.auth?.secret ?? "", {
+          sub: "demo",
+          ttlSec: 24 * 3600,
+          commands: COMMAND_ACTIONS,
+        }).catch(() => "<a token from: deno task token --sub me --commands irrigate>");
       io.stdout(
         [
           "",
@@ -79,6 +82,9 @@ Examples:
           "  Watch it live in a second terminal:",
           `    ${tailCommandLine(server.wsUrl, token)}`,
           "",
+          "  Irrigate V1 for 30 s (the simulator opens its valve; watch V1's moisture rise):",
+          `    ${irrigateCommandLine(server.wsUrl, token)}`,
+          "",
           server.dev
             ? "  (development secret, generated for this run; Ctrl-C stops)"
             : "  Ctrl-C stops.",
@@ -93,6 +99,9 @@ Examples:
         sensors: DEFAULT_SENSORS,
         intervalMs: flags.simInterval,
         outages: [outage],
+        // The devices listen where serve publishes, whatever the command topics are.
+        commandTopic: options.commands?.topic,
+        commandAckTopic: options.commands?.ackTopic,
         signal: AbortSignal.any([io.signal, stopSim.signal]),
       }, { logger }).catch((error) => {
         logger.error("simulator stopped", { error });

@@ -10,6 +10,7 @@ import { UsageError } from "./errors.ts";
 import type { CliContext } from "./context.ts";
 import { type CliIo, processIo } from "./io.ts";
 import { usageErrorOf, worded } from "./options/table.ts";
+import { commandCommand } from "./command_command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { serveCommand } from "./serve_command.ts";
 import { simulateCommand } from "./simulate_command.ts";
@@ -18,6 +19,16 @@ import { tokenCommand } from "./token_command.ts";
 
 /** Version printed by `--version`. */
 export const VERSION = "0.1.0";
+
+/** The subcommands, in the order help lists them. */
+const SUBCOMMANDS = [
+  serveCommand,
+  simulateCommand,
+  tailCommand,
+  commandCommand,
+  tokenCommand,
+  demoCommand,
+];
 
 /** Builds the program; exported so tests can inspect help text. */
 export function buildProgram(ctx: CliContext): Command {
@@ -35,7 +46,7 @@ export function buildProgram(ctx: CliContext): Command {
     .hook("preAction", (_program, action) => {
       ctx.usage = usageOf(action);
     });
-  for (const make of [serveCommand, simulateCommand, tailCommand, tokenCommand, demoCommand]) {
+  for (const make of SUBCOMMANDS) {
     const cmd = make(ctx);
     cmd.copyInheritedSettings(program);
     cmd.showHelpAfterError(usageOf(cmd));

@@ -15,6 +15,12 @@ export function tailCommandLine(wsUrl: string, token: string): string {
   return `${TAIL_OPTIONS.token.env}=${token} deno task tail --url ${wsUrl}`;
 }
 
+/** A `command` line that irrigates V1 for 30 s through a stream, the token in the environment. */
+export function irrigateCommandLine(wsUrl: string, token: string): string {
+  return `${TAIL_OPTIONS.token.env}=${token} deno task command V1 irrigate --duration 30 ` +
+    `--url ${wsUrl}`;
+}
+
 /** The `simulate` command line for the server's broker (credentials, if any, from the env). */
 export function simulateCommandLine(server: Pick<ServerHandle, "mqttUrl" | "mqttAuth">): string {
   const { mqttUsername, mqttPassword } = SERVE_OPTIONS;
@@ -52,6 +58,7 @@ export function printBanner(
       `Open the dashboard:  ${dashboardUrl(server.httpUrl, server.dev.token)}`,
       `WebSocket URL:       ${server.wsUrl}?token=${server.dev.token}`,
       `Tail it:             ${tailCommandLine(server.wsUrl, server.dev.token)}`,
+      `Irrigate V1:         ${irrigateCommandLine(server.wsUrl, server.dev.token)}`,
     );
   }
   lines.push(`Publish test data:   ${simulateCommandLine(server)}`, "");

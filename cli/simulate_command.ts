@@ -22,12 +22,18 @@ export function simulateCommand(ctx: CliContext): Command {
 Readings follow a day/night cycle: temperature and light rise by day (light is 0 at night),
 humidity moves against temperature, soil moisture dries slowly and jumps up when irrigated.
 
+Each sensor answers irrigate commands on its command topic (sensors/<id>/commands): it acks
+accepted, its soil moisture rises while the valve is open (1.5 points per 10 s, at least 1),
+then it acks done with the moisture before and after. --command-reply fail or silent shows the
+failure and timeout paths.
+
 Examples:
   $ sensorstream simulate                                 # V1..V5, one reading each per second
   $ sensorstream simulate --sensors V1,V2 --interval 200ms --time-scale 1440
   $ sensorstream simulate --rate 500 --duration 1m --invalid-ratio 0.05   # load test
   $ sensorstream simulate --count 100 --seed 42 --start 2024-06-01T00:00Z --qos 1   # replayable
   $ sensorstream simulate --outage V3:30s@20s     # V3 silent from 20 s to 50 s in: serve marks it stale
+  $ sensorstream simulate --command-reply fail    # every irrigate: accepted, then failed (valve stuck)
   $ MQTT_BROKER_URL=broker.local sensorstream simulate     # bare host = mqtt://broker.local:1883`,
     );
   addOptions(cmd, SIMULATE_OPTIONS, ctx);

@@ -1,10 +1,10 @@
 /**
  * `simulate`'s progress output: a live one-line status on a terminal, plain summary lines
- * otherwise.
+ * otherwise. Each command's acks are log lines of their own (the simulator logs them).
  * @module
  */
 import type { Logger, LogLevel } from "../lib/log.ts";
-import type { SimulatorStatus, SimulatorSummary } from "../sim/mod.ts";
+import type { CommandCounts, SimulatorStatus, SimulatorSummary } from "../sim/mod.ts";
 import type { CliIo } from "./io.ts";
 
 /** Plain progress lines when stdout is not a terminal, ms. */
@@ -12,10 +12,22 @@ const SUMMARY_EVERY_MS = 10_000;
 /** Live status redraws on a terminal, ms. */
 const REDRAW_EVERY_MS = 250;
 
-/** `published 20 (3 invalid) in 1.2 s` (+ lost messages, when any). */
+/**
+ * `published 20 (3 invalid) in 1.2 s` (+ lost messages, when any), and what became of the
+ * commands when there were any: `; commands: 3 received, 1 done, 2 failed`.
+ */
 export function summaryText(s: SimulatorStatus | SimulatorSummary): string {
   const extra = [`${s.invalid} invalid`, ...(s.failed > 0 ? [`${s.failed} lost`] : [])];
-  return `published ${s.published} (${extra.join(", ")}) in ${(s.elapsedMs / 1000).toFixed(1)} s`;
+  const commands = s.commands.received > 0 ? `; ${commandsText(s.commands)}` : "";
+  return `published ${s.published} (${extra.join(", ")}) in ` +
+    `${(s.elapsedMs / 1000).toFixed(1)} s${commands}`;
+}
+
+/** `commands: 3 received, 1 done, 2 failed` (outcomes that did not happen left out). */
+export function commandsText(c: Readonly<CommandCounts>): string {
+  const outcomes = (["accepted", "done", "failed", "unanswered", "malformed"] as const)
+    .filter((k) => c[k] > 0).map((k) => `${c[k]} ${k}`);
+  return `commands: ${[`${c.received} received`, ...outcomes].join(", ")}`;
 }
 
 /** Live `\r` status line on a terminal; a summary log line every 10 s otherwise. */
@@ -49,10 +61,13 @@ export class ProgressView {
     }
   }
 
-  /** Takes the latest status; redraws at once when the broker state or the silent set changed. */
+  /**
+   * Takes the latest status; redraws at once when the broker state, the silent set or the
+   * irrigating set changed.
+   */
   update(status: SimulatorStatus): void {
     const changed = status.broker !== this.#status?.broker ||
-      status.silent !== this.#status?.silent;
+      status.silent !== this.#status?.silent || status.irrigating !== this.#status?.irrigating;
     this.#status = status;
     if (changed) this.#draw();
   }
@@ -91,8 +106,9 @@ export class ProgressView {
       ? `  sim ${new Date(s.simulatedTime).toISOString().slice(0, 16).replace("T", " ")}Z`
       : "";
     const silent = s.silent.length > 0 ? `  silent: ${s.silent.join(",")}` : "";
+    const irrigating = s.irrigating.length > 0 ? `  irrigating: ${s.irrigating.join(",")}` : "";
     const line = `published ${s.published} (${s.invalid} invalid)  ${rate} msg/s  ` +
-      `broker: ${s.broker}${silent}${clock}`;
+      `broker: ${s.broker}${silent}${irrigating}${clock}`;
     this.#io.stdout(`\r\x1b[K${line.slice(0, (this.#io.columns ?? 200) - 1)}`);
     this.#drawn = true;
   }

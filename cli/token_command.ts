@@ -19,11 +19,13 @@ export function tokenCommand(ctx: CliContext): Command {
       "after",
       `
 The secret must be the one serve runs with (JWT_SECRET). The token goes to stdout, alone.
+--commands lets the token send commands (\`sensorstream command\`); --sensors limits them too.
 
 Examples:
   $ export JWT_SECRET=$(openssl rand -hex 32)
   $ sensorstream token --sub alice --ttl 8h
   $ sensorstream token --sub kiosk --sensors V1,V3 --ttl 7d
+  $ sensorstream token --sub ops --commands irrigate --sensors V1   # may irrigate V1
   $ sensorstream tail --token "$(sensorstream token --sub ops)"`,
     );
   addOptions(cmd, TOKEN_OPTIONS, ctx);

@@ -2,7 +2,7 @@
 /// <reference lib="dom" />
 /**
  * Boots the dashboard and wires its parts: the token (from the fragment, once, else this tab's
- * sessionStorage, else the token panel), the client, the model, the view and the charts.
+ * sessionStorage, else the token panel), the client, the models, the view and the charts.
  * Messages only change the model; the page follows on timers, so 50 sensors at 1 reading/s each
  * cost little: the tiles of sensors that changed at most four times a second, the ages and the
  * charts on one one-second tick (the charts only when there is something new to draw), and
@@ -11,9 +11,11 @@
  */
 import { Charts } from "./charts.js";
 import { DashboardClient } from "./client.js";
+import { commandsOf } from "./commands.js";
 import { WS_PATH } from "./protocol.js";
 import { formatFragment, isShown, parseFragment, toggle } from "./selection.js";
 import { Model, QUANTITIES } from "./state.js";
+import { Valves } from "./valves.js";
 import { View } from "./view.js";
 
 /** @typedef {import("./selection.js").Selection} Selection */
@@ -26,6 +28,7 @@ const TILES_MS = 250;
 const TICK_MS = 1_000;
 
 const model = new Model();
+const valves = new Valves();
 const dark = matchMedia("(prefers-color-scheme: dark)");
 /** @type {Selection} */
 let selection = null;
@@ -39,7 +42,12 @@ let drawnAt = -Infinity;
 /** How long the last chart draw took, ms. */
 let drawCost = 0;
 
-const view = new View({ onToken: (token) => client.useToken(token), onSelect });
+const view = new View({
+  onToken: (token) => client.useToken(token),
+  onSelect,
+  onIrrigate: (id, seconds) => client.irrigate(id, seconds),
+  valves,
+});
 const client = new DashboardClient(model, {
   url: (token) =>
     `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${WS_PATH}` +
@@ -57,8 +65,10 @@ const client = new DashboardClient(model, {
   onTokenNeeded: (why) => view.showToken(why),
   onToken(token) {
     storeToken(token);
+    view.setCommands(commandsOf(token));
     if (token !== undefined) view.hideToken();
   },
+  valves,
 });
 
 const UPlot = /** @type {any} */ (globalThis).uPlot;
@@ -133,7 +143,9 @@ function renderTiles() {
   client.sync();
   if (document.hidden) return;
   tilesAt = performance.now();
-  view.renderSensors(model, selection, model.takeChanged(), model.serverNow(Date.now()));
+  const changed = model.takeChanged();
+  for (const id of valves.takeChanged()) changed.add(id);
+  view.renderSensors(model, selection, changed, model.serverNow(Date.now()));
   if (chartsStale) drawCharts();
 }
 
@@ -142,6 +154,7 @@ function tick() {
   const now = Date.now();
   const serverNow = model.serverNow(now);
   model.prune(serverNow);
+  if (valves.expire(now)) schedule();
   client.sync();
   if (document.hidden) return;
   view.tickConnection(now);

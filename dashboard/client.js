@@ -2,12 +2,15 @@
 /**
  * The page's side of the protocol, without the DOM: a {@link Connection} whose messages fill the
  * model, whose openings ask for what the charts miss ({@link SyncPlan}), and whose token events
- * (expiring, refreshed, refused) become notices and token prompts. The app renders what this
- * reports; tests drive it against a real server.
+ * (expiring, refreshed, refused) become notices and token prompts; commands go out, and what
+ * becomes of them fills the {@link Valves}. The app renders what this reports; tests drive it
+ * against a real server.
  * @module
  */
+import { newCommandId } from "./commands.js";
 import { Connection } from "./connection.js";
 import { SyncPlan } from "./sync.js";
+import { Valves } from "./valves.js";
 
 /** @typedef {import("./state.js").Model} Model */
 /** @typedef {import("./selection.js").Selection} Selection */
@@ -28,6 +31,7 @@ import { SyncPlan } from "./sync.js";
  * @property {(key: string, text: string | undefined) => void} onNotice A notice to show, or clear.
  * @property {(why: { close?: CloseInfo, message?: string }) => void} onTokenNeeded Ask for a token.
  * @property {(token: string | undefined) => void} onToken The token to keep (undefined: forget it).
+ * @property {Valves} [valves] What commands do (default: its own).
  */
 
 /** The dashboard's client of the stream. */
@@ -42,6 +46,7 @@ export class DashboardClient {
   /** A token sent in `refresh`, kept once the server accepts it. @type {string | undefined} */
   #renewing;
   #now;
+  #valves;
 
   /**
    * @param {Model} model
@@ -51,6 +56,7 @@ export class DashboardClient {
     this.#model = model;
     this.#on = options;
     this.#now = options.now ?? Date.now;
+    this.#valves = options.valves ?? new Valves();
     this.#connection = new Connection({
       ...options,
       onOpen: () => this.#open(),
@@ -62,6 +68,26 @@ export class DashboardClient {
   /** The connection's state. */
   get state() {
     return this.#connection.state;
+  }
+
+  /**
+   * Asks to irrigate a sensor (what becomes of it goes to the valves); returns the command id.
+   * @param {string} sensorId @param {number} seconds
+   */
+  irrigate(sensorId, seconds) {
+    const id = newCommandId();
+    this.#valves.sending(sensorId, id, seconds);
+    const sent = this.#connection.state.state === "connected" &&
+      this.#connection.send({
+        type: "command",
+        id,
+        sensor_id: sensorId,
+        action: "irrigate",
+        params: { duration_s: seconds },
+      });
+    if (!sent) this.#valves.unsent(sensorId);
+    this.#on.onChange();
+    return id;
   }
 
   /** Connects with `token`. */
@@ -131,6 +157,7 @@ export class DashboardClient {
       case "connection_status":
         on.onInstance(d.instance);
         model.markAllLive();
+        this.#valves.reconnected();
         on.onNotice("history", undefined);
         on.onNotice("error", undefined);
         break;
@@ -152,6 +179,12 @@ export class DashboardClient {
         break;
       case "sensor_status":
         model.setStatus(d.sensor_id, d.status);
+        break;
+      case "command_event":
+        this.#valves.event(d, now);
+        break;
+      case "command_status":
+        this.#valves.status(d);
         break;
       case "token_expiring":
         on.onNotice(

@@ -2,20 +2,38 @@
 /// <reference lib="dom" />
 /**
  * The page's DOM: the status bar, notices, the token panel, the sensor picker and one tile per
- * shown sensor. It renders from the model when asked (the app batches, a few times a second) and
- * never reads state back from the DOM. Text from the server goes in as text, never as HTML.
+ * shown sensor (with its valve, and Irrigate if the token may). It renders from the models when
+ * asked (the app batches, a few times a second) and never reads state back from the DOM (but a
+ * duration typed). Text from the server goes in as text, never as HTML.
  * Tiles are built once ({@link newTile}), then only what changed in them is written.
  * @module
  */
 import { colorOf } from "./chart_data.js";
 import { isShown } from "./selection.js";
-import { el, fillTile, newTile, tickAge } from "./tiles.js";
+import {
+  el,
+  fillMyCommand,
+  fillTile,
+  fillValve,
+  newTile,
+  offerIrrigate,
+  tickAge,
+} from "./tiles.js";
 
 /** @typedef {import("./state.js").Model} Model */
 /** @typedef {import("./selection.js").Selection} Selection */
 /** @typedef {import("./connection.js").ConnectionState} ConnectionState */
 /** @typedef {import("./closes.js").CloseInfo} CloseInfo */
 /** @typedef {import("./tiles.js").Tile} Tile */
+/** @typedef {import("./valves.js").Valves} Valves */
+
+/**
+ * @typedef {object} ViewOptions
+ * @property {(token: string) => void} onToken
+ * @property {(id: string | null, on: boolean) => void} onSelect `null`: the "all sensors" box.
+ * @property {(id: string, seconds: number) => void} onIrrigate
+ * @property {Valves} valves What the tiles show of the valves.
+ */
 
 /** @param {string} id */
 function byId(id) {
@@ -57,12 +75,13 @@ export class View {
   /** @type {Selection | undefined} */
   #selection;
   #dark = false;
+  /** The actions of the token's `commands` claim. @type {ReadonlySet<string>} */
+  #commands = new Set();
+  #valves;
 
-  /**
-   * @param {{ onToken: (token: string) => void, onSelect: (id: string | null, on: boolean) => void }} on
-   *   `onSelect(null, on)`: the "all sensors" box.
-   */
+  /** @param {ViewOptions} on */
   constructor(on) {
+    this.#valves = on.valves;
     byId("token-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const token = this.#tokenInput.value.trim();
@@ -78,6 +97,21 @@ export class View {
       const box = /** @type {HTMLInputElement} */ (event.target);
       on.onSelect(box === this.#selectAll ? null : box.value, box.checked);
     });
+    // One listener for every Irrigate control; the browser checked the duration.
+    this.#tiles.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const form = /** @type {HTMLFormElement} */ (event.target);
+      const tile = this.#tileOf.get(form.dataset.sensor ?? "");
+      const seconds = tile?.control?.input.valueAsNumber;
+      if (!tile?.control || tile.control.button.ariaDisabled === "true") return;
+      if (Number.isInteger(seconds)) on.onIrrigate(tile.id, /** @type {number} */ (seconds));
+    });
+  }
+
+  /** The token's `commands`: what to offer (the server decides). @param {ReadonlySet<string>} commands */
+  setCommands(commands) {
+    this.#commands = commands;
+    for (const tile of this.#tileOf.values()) this.#offer(tile);
   }
 
   /** Shows the connection's state; `localNow` counts down to the next attempt. */
@@ -165,8 +199,24 @@ export class View {
     for (const id of changed) {
       const tile = this.#tileOf.get(id);
       const sensor = model.sensor(id);
-      if (tile && sensor && isShown(selection, id)) fillTile(tile, sensor, serverNow);
+      if (tile && sensor && isShown(selection, id)) this.#fill(tile, sensor, serverNow);
     }
+  }
+
+  /**
+   * @param {Tile} tile @param {Readonly<import("./state.js").Sensor>} sensor
+   * @param {number} serverNow
+   */
+  #fill(tile, sensor, serverNow) {
+    fillTile(tile, sensor, serverNow);
+    fillValve(tile, this.#valves.valve(tile.id));
+    fillMyCommand(tile, this.#valves.mine(tile.id));
+  }
+
+  /** @param {Tile} tile */
+  #offer(tile) {
+    offerIrrigate(tile, this.#commands.has("irrigate"));
+    fillMyCommand(tile, this.#valves.mine(tile.id));
   }
 
   /** Moves every shown tile's age on. */
@@ -194,7 +244,7 @@ export class View {
     this.#shownTiles = shown.map((id) => this.#tileFor(id));
     for (const tile of this.#shownTiles) {
       const sensor = model.sensor(tile.id);
-      if (sensor) fillTile(tile, sensor, serverNow);
+      if (sensor) this.#fill(tile, sensor, serverNow);
     }
     const before = this.#tiles.children;
     const same = before.length === shown.length &&
@@ -225,6 +275,7 @@ export class View {
     if (!tile) {
       tile = newTile(id);
       tile.swatch.style.backgroundColor = colorOf(id, this.#dark);
+      this.#offer(tile);
       this.#tileOf.set(id, tile);
     }
     return tile;

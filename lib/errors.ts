@@ -42,5 +42,21 @@ export class StartupError extends Error {
 
 /** `text` with each `{path}` placeholder written as the path itself. */
 export function withPaths(text: string): string {
-  return text.replace(/\{([\w.]+)\}/g, "$1");
+  return wordPaths(text, (path) => path);
+}
+
+/**
+ * `text` (a value a user gave, such as the topic `sensors/{id}/commands`) made safe to put in a
+ * message with `{path}` placeholders: its braces stay braces.
+ */
+export function literal(text: string): string {
+  return text.replaceAll("{", "\\{");
+}
+
+/** Replaces each `{path}` placeholder with `word(path)`, and each {@link literal} brace with `{`. */
+export function wordPaths(text: string, word: (path: string) => string): string {
+  return text.replace(
+    /\\\{|\{([\w.]+)\}/g,
+    (_match, path: string | undefined) => path === undefined ? "{" : word(path),
+  );
 }

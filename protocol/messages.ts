@@ -131,6 +131,75 @@ export const TokenRefreshedSchema = envelope(
   z.object({ expires_at: isoTimestamp.nullable().describe("The new token's exp; null: none") }),
 );
 
+/** Actions a `command` may name, and what each one's params must be. */
+export const COMMAND_ACTIONS = ["irrigate"] as const;
+/** One of {@link COMMAND_ACTIONS}. */
+export type CommandAction = typeof COMMAND_ACTIONS[number];
+/** Params of `irrigate`. */
+export const IrrigateParamsSchema = z.object({
+  duration_s: z.number().int().min(1).max(3600).describe("How long the valve stays open, s"),
+});
+/**
+ * A command issued longer ago than this is not run: the server (with its default
+ * `--command-timeout`) has told its issuer `timeout` by then, so a valve opening now would be one
+ * nobody sees. A broker redelivering after a reconnect is how such a command arrives.
+ */
+export const COMMAND_MAX_AGE_MS = 10_000;
+/** Outcomes a device reports on the ack topic. */
+export const COMMAND_ACK_STATUSES = ["accepted", "done", "failed"] as const;
+/** Every state of a command the server reports in `command_event`. */
+export const COMMAND_EVENT_STATUSES = ["sent", ...COMMAND_ACK_STATUSES, "timeout"] as const;
+/** One of {@link COMMAND_EVENT_STATUSES}. */
+export type CommandEventStatus = typeof COMMAND_EVENT_STATUSES[number];
+/** Every state of a command the issuing client hears about in `command_status`. */
+export const COMMAND_STATUSES = ["rejected", ...COMMAND_EVENT_STATUSES] as const;
+/** One of {@link COMMAND_STATUSES}. */
+export type CommandStatus = typeof COMMAND_STATUSES[number];
+const commandId = z.string().min(1).max(64);
+
+/** To the client that sent a `command`: each change of its state (`reason` only for `rejected`). */
+export const CommandStatusSchema = envelope(
+  "command_status",
+  z.object({
+    id: commandId,
+    sensor_id: sensorId,
+    status: z.enum(COMMAND_STATUSES),
+    reason: z.string().optional().describe("Why a command was rejected"),
+    detail: z.string().optional().describe("The device's detail from its ack"),
+  }),
+);
+/** To every client that may see the sensor: each change of a command's state. */
+export const CommandEventSchema = envelope(
+  "command_event",
+  z.object({
+    id: commandId,
+    sensor_id: sensorId,
+    action: z.enum(COMMAND_ACTIONS),
+    status: z.enum(COMMAND_EVENT_STATUSES),
+    issued_by: z.string().max(1024).describe("The issuing token's sub"),
+  }),
+);
+
+/** What the server publishes on a sensor's command topic. */
+export const CommandPublishSchema = z.object({
+  id: commandId,
+  action: z.enum(COMMAND_ACTIONS),
+  params: z.record(z.string(), z.unknown()),
+  issued_by: z.string().max(1024).describe("The issuing token's sub"),
+  issued_at: isoTimestamp,
+});
+/** A published command. */
+export type CommandPublish = z.infer<typeof CommandPublishSchema>;
+
+/** What a device publishes on its ack topic. */
+export const CommandAckSchema = z.object({
+  id: commandId,
+  status: z.enum(COMMAND_ACK_STATUSES),
+  detail: z.string().max(1024).optional(),
+});
+/** A device's ack. */
+export type CommandAck = z.infer<typeof CommandAckSchema>;
+
 /** Any message the server sends. */
 export const ServerMessageSchema = z.discriminatedUnion("type", [
   ConnectionStatusSchema,
@@ -143,6 +212,8 @@ export const ServerMessageSchema = z.discriminatedUnion("type", [
   SensorStatusSchema,
   TokenExpiringSchema,
   TokenRefreshedSchema,
+  CommandStatusSchema,
+  CommandEventSchema,
 ]);
 /** Any message the server sends. */
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
@@ -213,6 +284,13 @@ export const ClientMessageSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("refresh"),
     token: z.string().min(1).max(8 * 1024).describe("A new JWT with the same sub"),
+  }),
+  z.object({
+    type: z.literal("command"),
+    id: commandId.describe("Chosen by the client; echoed in command_status"),
+    sensor_id: sensorId,
+    action: z.string().min(1).max(64).describe("irrigate"),
+    params: z.record(z.string(), z.unknown()).describe('irrigate: {"duration_s": 1..3600}'),
   }),
 ]);
 /** A message from a client. */

@@ -4,7 +4,13 @@
  * @module
  */
 import { z } from "zod";
-import { ClientMessageSchema, SensorPayloadSchema, ServerMessageSchema } from "./messages.ts";
+import {
+  ClientMessageSchema,
+  CommandAckSchema,
+  CommandPublishSchema,
+  SensorPayloadSchema,
+  ServerMessageSchema,
+} from "./messages.ts";
 
 /** JSON Schema (draft 2020-12) of every message, for `deno task schema` and other languages. */
 export function protocolJsonSchema(): Record<string, unknown> {
@@ -15,6 +21,10 @@ export function protocolJsonSchema(): Record<string, unknown> {
       ServerMessage: z.toJSONSchema(ServerMessageSchema),
       ClientMessage: z.toJSONSchema(ClientMessageSchema),
       SensorPayload: z.toJSONSchema(SensorPayloadSchema),
+      /** What a device receives on its command topic. */
+      CommandPublish: z.toJSONSchema(CommandPublishSchema),
+      /** What a device answers on its ack topic. */
+      CommandAck: z.toJSONSchema(CommandAckSchema),
     },
   };
 }

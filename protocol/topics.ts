@@ -67,3 +67,35 @@ export function sensorIdFromTopic(
 ): string | undefined {
   return topicMatcher(filter)(topic);
 }
+
+/** Default topic a sensor's commands are published to; `{id}` is the sensor id. */
+export const DEFAULT_COMMAND_TOPIC = "sensors/{id}/commands";
+
+/** The ack topic that goes with a command topic: the command topic with `/ack` added. */
+export function commandAckTopicOf(commandTopic: string): string {
+  return `${commandTopic}/ack`;
+}
+
+/**
+ * Checks a command (or ack) topic template: exactly one `{id}` level (the sensor id) and no
+ * wildcards. Returns a description of the problem, or `undefined` when it is usable.
+ */
+export function commandTopicProblem(template: string): string | undefined {
+  const levels = template.split("/");
+  if (template.includes("#") || template.includes("+")) return "must not contain '#' or '+'";
+  if (levels.filter((l) => l === "{id}").length !== 1 || template.split("{id}").length !== 2) {
+    return "must contain exactly one '{id}' level, which carries the sensor id";
+  }
+  if (levels.some((l) => l === "")) return "must not have empty levels";
+  return undefined;
+}
+
+/** The topic of `sensorId` under a template such as `sensors/{id}/commands`. */
+export function commandTopic(template: string, sensorId: string): string {
+  return template.replace("{id}", sensorId);
+}
+
+/** The MQTT filter that matches a template's topic for every sensor (`{id}` becomes `+`). */
+export function commandFilter(template: string): string {
+  return template.replace("{id}", "+");
+}

@@ -1,7 +1,8 @@
 /**
  * Regenerates `docs/dashboard.png`, the README's picture of the dashboard: `serve` with its
  * embedded broker, 15 minutes of simulated readings from V1–V5 (so the charts are full), V1–V4
- * live and V5 gone stale, in headless Chromium. The dashboard's browser test runs it too, so a
+ * live and V5 gone stale, V1 being irrigated by someone else, seen with a token that may irrigate
+ * (so the Irrigate controls show), in headless Chromium. The dashboard's browser test runs it too, so a
  * test run leaves a current picture.
  *
  * ```sh
@@ -26,6 +27,8 @@ const STALE = "V5";
 /** History before the page opens: the dashboard's 15-minute window, one reading every 5 s. */
 const HISTORY_MS = 15 * 60_000;
 const HISTORY_STEP_MS = 5_000;
+/** The command topic of the sensor the picture shows being irrigated. */
+const IRRIGATED_COMMANDS = "sensors/V1/commands";
 /** Live pace of the others while V5 goes stale. */
 const LIVE_STEP_MS = 250;
 /** Simulated time runs this much faster, so 15 minutes show a few hours of weather. */
@@ -73,7 +76,11 @@ export async function captureDashboard(
       (n) => n >= published,
       timeoutMs,
     );
-    const token = await mintToken(secret, { sub: "screenshot", ttlSec: 600 });
+    const token = await mintToken(secret, {
+      sub: "screenshot",
+      ttlSec: 600,
+      commands: ["irrigate"],
+    });
     await using probe = await browser.open(`${server.httpUrl}/#token=${token}`, {
       viewport: { width: 1280, height: 900 },
       deviceScaleFactor: 1,
@@ -88,6 +95,21 @@ export async function captureDashboard(
       (tiles) => SENSORS.every((id) => tiles[id]?.status === (id === STALE ? "stale" : "live")),
       timeoutMs,
     );
+    // Someone else irrigates V1 (published as another instance would); the valve opens.
+    const command = {
+      id: "screenshot",
+      action: "irrigate",
+      params: { duration_s: 600 },
+      issued_by: "alice",
+      issued_at: new Date().toISOString(),
+    };
+    await client.publishAsync(IRRIGATED_COMMANDS, JSON.stringify(command), { qos: 1 });
+    await client.publishAsync(
+      `${IRRIGATED_COMMANDS}/ack`,
+      JSON.stringify({ id: command.id, status: "accepted" }),
+      { qos: 1 },
+    );
+    await probe.page.getByTestId("valve").first().waitFor({ state: "visible", timeout: timeoutMs });
     const shown = SENSORS.map((id) => `${id}=${tiles[id]?.status}`).join(" ");
     if (tiles[STALE]?.status !== "stale" || shown.includes("undefined")) {
       throw new Error(`the dashboard did not show ${STALE} stale and the rest live: ${shown}`);

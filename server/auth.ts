@@ -20,6 +20,8 @@ export interface Claims {
   sub: string;
   /** Sensor ids the client may see (`sensors` claim); `null` = all. */
   sensors: ReadonlySet<string> | null;
+  /** Actions the client may issue as `command`s (`commands` claim); `null` = none. */
+  commands: ReadonlySet<string> | null;
   /** Expiry (`exp`) in ms since the epoch; `undefined` when the token does not expire. */
   expiresAt: number | undefined;
 }
@@ -204,9 +206,21 @@ function claimsOf(payload: JWTPayload): Claims {
     }
     allowed = new Set(sensors as string[]);
   }
+  const commands: unknown = payload["commands"];
+  if (
+    commands !== undefined &&
+    (!Array.isArray(commands) ||
+      !commands.every((c) => typeof c === "string" && c.length > 0 && c.length <= 64))
+  ) {
+    throw new AuthError(
+      "invalid token",
+      'invalid token: commands claim must be an array of action names, e.g. ["irrigate"]',
+    );
+  }
   return {
     sub: sub ?? "",
     sensors: allowed,
+    commands: commands === undefined ? null : new Set(commands as string[]),
     expiresAt: typeof exp === "number" ? exp * 1000 : undefined,
   };
 }

@@ -9,6 +9,7 @@ import { redactUrl } from "../lib/broker_url.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import { Ingest, type IngestOptions, type LatestReading, type OutgoingReading } from "./ingest.ts";
 import { systemClock } from "../lib/clock.ts";
+import { commandFilter, topicMatcher } from "../protocol/mod.ts";
 
 export type { LatestReading, OutgoingReading };
 
@@ -22,6 +23,20 @@ export interface BridgeOptions extends Omit<IngestOptions, "topic"> {
   mqtt: MqttConfig;
   /** Called when the broker link goes up or down. */
   onStatus(connected: boolean): void;
+  /** Command topics to follow besides the readings; none without. */
+  commands?: BridgeCommands | undefined;
+}
+
+/** The command topics the bridge also follows, and where their messages go. */
+export interface BridgeCommands {
+  /** Command topic template (`{id}` = sensor id): commands are published here, and seen here. */
+  topic: string;
+  /** Ack topic template devices answer on. */
+  ackTopic: string;
+  /** A message on a sensor's ack topic. */
+  onAck(sensorId: string, payload: Uint8Array): void;
+  /** A message on a sensor's command topic (ours coming back, or another publisher's). */
+  onCommand(sensorId: string, payload: Uint8Array, retained: boolean): void;
 }
 
 /** A running bridge. */
@@ -30,6 +45,11 @@ export interface Bridge {
   readonly connected: boolean;
   /** Latest valid reading per sensor, serialized (including ones the throttle still holds). */
   latest(): Iterable<LatestReading>;
+  /**
+   * Publishes `text` to `topic` with QoS 1; resolves when the broker has acknowledged it (a
+   * link that drops meanwhile delivers it after reconnecting), rejects when it cannot be sent.
+   */
+  publish(topic: string, text: string): Promise<void>;
   /** Unsubscribes and disconnects; pending throttled readings are dropped. */
   close(): Promise<void>;
 }
@@ -42,12 +62,20 @@ export function startBridge(options: BridgeOptions): Bridge {
   const ingest = new Ingest({ ...options, topic: cfg.topic, logger, clock });
   const client = connect(options.url, cfg);
   const link = watchLink(client, { ...options, logger });
-  client.on("message", (topic, payload, packet) => ingest.take(topic, payload, packet.retain));
+  const route = commandRouter(options.commands);
+  client.on("message", (topic, payload, packet) => {
+    if (!route(topic, payload, packet.retain)) ingest.take(topic, payload, packet.retain);
+  });
   return {
     get connected() {
       return link.connected;
     },
     latest: () => ingest.latest(),
+    publish: (topic, text) =>
+      new Promise((resolve, reject) => {
+        if (link.closed) return reject(new Error("the bridge is closed"));
+        client.publish(topic, text, { qos: 1 }, (error) => error ? reject(error) : resolve());
+      }),
     async close() {
       if (link.closed) return;
       link.closed = true;
@@ -76,10 +104,49 @@ function connect(url: string, cfg: MqttConfig): MqttClient {
   });
 }
 
+/**
+ * A function that hands a message on a command or ack topic to its handler and says so, or
+ * says no (a reading, or anything else, for ingest). The `endsWith` checks inside the matchers
+ * turn a reading's topic away after a comparison or two.
+ */
+function commandRouter(
+  commands: BridgeCommands | undefined,
+): (topic: string, payload: Uint8Array, retained: boolean) => boolean {
+  if (!commands) return () => false;
+  const ackOf = topicMatcher(commandFilter(commands.ackTopic));
+  const commandOf = topicMatcher(commandFilter(commands.topic));
+  return (topic, payload, retained) => {
+    const acked = ackOf(topic);
+    if (acked !== undefined) {
+      commands.onAck(acked, payload);
+      return true;
+    }
+    const commanded = commandOf(topic);
+    if (commanded === undefined) return false;
+    commands.onCommand(commanded, payload, retained);
+    return true;
+  };
+}
+
+/** What the bridge subscribes to: the readings, and the command and ack topics with QoS 1. */
+function subscriptionsOf(
+  cfg: MqttConfig,
+  commands: BridgeCommands | undefined,
+): Record<string, { qos: 0 | 1 | 2 }> {
+  const topics: Record<string, { qos: 0 | 1 | 2 }> = { [cfg.topic]: { qos: cfg.qos } };
+  if (commands) {
+    topics[commandFilter(commands.ackTopic)] = { qos: 1 };
+    topics[commandFilter(commands.topic)] = { qos: 1 };
+  }
+  return topics;
+}
+
 /** The link's state, kept by its events: one SUBSCRIBE per connect, backoff between retries. */
 function watchLink(
   client: MqttClient,
-  options: Pick<BridgeOptions, "url" | "mqtt" | "metrics" | "onStatus"> & { logger: Logger },
+  options: Pick<BridgeOptions, "url" | "mqtt" | "metrics" | "onStatus" | "commands"> & {
+    logger: Logger;
+  },
 ): { connected: boolean; closed: boolean } {
   const { mqtt: cfg, logger, metrics } = options;
   const url = redactUrl(options.url);
@@ -92,8 +159,15 @@ function watchLink(
   client.on("connect", () => {
     client.options.reconnectPeriod = cfg.reconnectMinMs;
     metrics.mqttConnects.inc();
-    client.subscribe(cfg.topic, { qos: cfg.qos }, (error) => {
+    client.subscribe(subscriptionsOf(cfg, options.commands), (error, granted) => {
       if (error) return logger.error("mqtt subscribe failed", { topic: cfg.topic, error });
+      // A broker's ACL may refuse the command topics alone: readings still flow, and commands
+      // end in `timeout` (or are never seen), which this line explains.
+      for (const g of granted ?? []) {
+        if (g.topic !== cfg.topic && g.qos === 128) {
+          logger.warn("mqtt subscribe refused", { topic: g.topic, effect: "commands time out" });
+        }
+      }
       logger.info("mqtt connected", { url, topic: cfg.topic });
       setStatus(true);
     });

@@ -4,7 +4,7 @@
  * @module
  */
 import type { LogFormat, LogLevel } from "../lib/log.ts";
-import { DEFAULT_TOPIC, MAX_CLIENT_MESSAGE_BYTES } from "../protocol/mod.ts";
+import { DEFAULT_COMMAND_TOPIC, DEFAULT_TOPIC, MAX_CLIENT_MESSAGE_BYTES } from "../protocol/mod.ts";
 
 /** MQTT side of the service. */
 export interface MqttConfig {
@@ -91,6 +91,21 @@ export interface StreamConfig {
   tokenRefreshWindowMs: number;
 }
 
+/** Commands clients send to the devices (`command` messages). */
+export interface CommandsConfig {
+  /** At most one accepted command per sensor per this, ms, whoever sends it; 0 = no limit. Default 5 s. */
+  intervalMs: number;
+  /**
+   * A command with no ack within this of sending times out; after `accepted`, its end may come
+   * up to its own duration plus this later. Default 10 s.
+   */
+  timeoutMs: number;
+  /** Topic template commands are published to; `{id}` is the sensor id. Default `sensors/{id}/commands`. */
+  topic: string;
+  /** Topic template devices ack on; `undefined`: `topic` + `/ack`. */
+  ackTopic: string | undefined;
+}
+
 /** Everything `startServer` needs. */
 export interface ServerConfig {
   port: number;
@@ -116,6 +131,7 @@ export interface ServerConfig {
   auth: AuthConfig;
   limits: LimitsConfig;
   stream: StreamConfig;
+  commands: CommandsConfig;
   log: { level: LogLevel; format: LogFormat };
 }
 
@@ -172,6 +188,12 @@ export const DEFAULT_CONFIG: ServerConfig = {
     staleAfterMs: 10_000,
     tokenRefreshWindowMs: 60_000,
   },
+  commands: {
+    intervalMs: 5_000,
+    timeoutMs: 10_000,
+    topic: DEFAULT_COMMAND_TOPIC,
+    ackTopic: undefined,
+  },
   log: { level: "info", format: "pretty" },
 };
 
@@ -193,6 +215,7 @@ export function withDefaults(options: ServerOptions = {}): ServerConfig {
     auth: { ...DEFAULT_CONFIG.auth, ...options.auth },
     limits: { ...DEFAULT_CONFIG.limits, ...options.limits },
     stream: { ...DEFAULT_CONFIG.stream, ...options.stream },
+    commands: { ...DEFAULT_CONFIG.commands, ...options.commands },
     log: { ...DEFAULT_CONFIG.log, ...options.log },
   };
 }

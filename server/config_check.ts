@@ -6,11 +6,19 @@
  */
 import { parseBrokerUrl } from "../lib/broker_url.ts";
 import { MAX_TIMER_MS } from "../lib/clock.ts";
-import { OptionError } from "../lib/errors.ts";
+import { literal, OptionError } from "../lib/errors.ts";
 import { LOG_LEVELS } from "../lib/log.ts";
-import { topicFilterProblem } from "../protocol/mod.ts";
+import {
+  commandAckTopicOf,
+  commandTopic,
+  commandTopicProblem,
+  DEFAULT_COMMAND_TOPIC,
+  topicFilterProblem,
+  topicMatcher,
+} from "../protocol/mod.ts";
 import {
   type AuthConfig,
+  type CommandsConfig,
   type LimitsConfig,
   MAX_DRAIN_DELAY_MS,
   type MqttConfig,
@@ -62,6 +70,7 @@ export function validateConfig(config: ServerConfig): ServerConfig {
   checkAuth(config.auth);
   checkLimits(config.limits);
   checkStream(config.stream);
+  const commands = checkCommands(config.commands, mqtt.topic);
   const { log } = config;
   if (!LOG_LEVELS.includes(log.level)) {
     throw bad("log.level", shown(log.level), `use one of ${LOG_LEVELS.join(", ")}`);
@@ -75,6 +84,7 @@ export function validateConfig(config: ServerConfig): ServerConfig {
     auth: { ...config.auth },
     limits: { ...config.limits },
     stream: { ...config.stream },
+    commands,
     log: { ...log },
   };
 }
@@ -170,6 +180,32 @@ function checkStream(stream: StreamConfig): void {
   count("stream.historyMax", stream.historyMax);
   duration("stream.staleAfterMs", stream.staleAfterMs, "> 0");
   duration("stream.tokenRefreshWindowMs", stream.tokenRefreshWindowMs, ">= 0");
+}
+
+/** Checks the command options; returns them with the ack topic filled in. */
+function checkCommands(commands: CommandsConfig, dataTopic: string): CommandsConfig {
+  duration("commands.intervalMs", commands.intervalMs, ">= 0", " (0: no per-sensor limit)");
+  duration("commands.timeoutMs", commands.timeoutMs, "> 0");
+  const ackTopic = commands.ackTopic ?? commandAckTopicOf(commands.topic);
+  const isData = topicMatcher(dataTopic);
+  for (
+    const [path, template] of [["commands.topic", commands.topic], ["commands.ackTopic", ackTopic]]
+  ) {
+    const problem = typeof template === "string" ? commandTopicProblem(template) : "is no string";
+    const value = literal(shown(template));
+    if (problem) throw bad(path!, value, literal(`it ${problem} (e.g. ${DEFAULT_COMMAND_TOPIC})`));
+    if (isData(commandTopic(template!, "V1")) !== undefined) {
+      throw bad(path!, value, `it overlaps {mqtt.topic}; use a topic of its own`);
+    }
+  }
+  if (ackTopic === commands.topic) {
+    throw bad(
+      "commands.ackTopic",
+      literal(shown(ackTopic)),
+      "use a topic other than {commands.topic}",
+    );
+  }
+  return { ...commands, ackTopic };
 }
 
 function checkLimits(limits: LimitsConfig): void {

@@ -125,6 +125,11 @@ export class Connection implements TokenOwner {
     this.#token?.refresh(token);
   }
 
+  /** What its token lets it command (see session.ts). */
+  commandClaim(): ReadonlySet<string> | null {
+    return this.#token?.commands ?? null;
+  }
+
   /** Its refresh was refused: the session answers with an `invalid_token` error. */
   refused(reason: string): void {
     this.#session?.refused(reason);
@@ -274,6 +279,7 @@ export class Connection implements TokenOwner {
       instance: this.#deps.instance(),
       latest: this.#deps.latest(),
       statuses: this.#deps.staleStatuses(),
+      commands: this.#deps.commands.events(),
     });
     this.#clientId = client.id;
     metrics.connections.inc();
@@ -284,7 +290,7 @@ export class Connection implements TokenOwner {
     });
     // A send that failed on the way closed it already: nothing more to arm.
     if (this.#stage !== "connected") return;
-    this.#token = new TokenLife(this.#deps, client.id, this, claims.expiresAt);
+    this.#token = new TokenLife(this.#deps, client.id, this, claims);
     this.#session = new ClientSession(client.id, this.#deps, this);
     const early = this.#early?.take() ?? [];
     this.#early = undefined;

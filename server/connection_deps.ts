@@ -9,6 +9,7 @@ import type { LogLimiter } from "../lib/log_limit.ts";
 import type { Logger } from "../lib/log.ts";
 import type { Verifier } from "./auth.ts";
 import type { LimitsConfig } from "./config.ts";
+import type { CommandService } from "./command_service.ts";
 import type { HistoryReplies } from "./history_replies.ts";
 import type { Hub } from "./hub.ts";
 import type { LatestReading } from "./ingest.ts";
@@ -44,6 +45,8 @@ export interface ConnectionDeps {
   tokenRefreshWindowMs: number;
   /** Answers `history` requests. */
   history: HistoryReplies;
+  /** Checks, sends and follows `command`s. */
+  commands: CommandService;
   /** `sensor_status` of every stale sensor, sent after the connect snapshot. */
   staleStatuses(): Iterable<StatusText>;
 }

@@ -26,12 +26,22 @@ import {
 } from "./hub_client.ts";
 import { type HubOptions, type ResolvedHubOptions, resolveHubOptions } from "./hub_options.ts";
 import { Pacer, TICK_EXPECTED_MS } from "./pacer.ts";
-import { Slices, STATUS } from "./slices.ts";
+import { COMMAND, Slices, STATUS } from "./slices.ts";
 
 export { MAX_PENDING_REPLIES, MAX_SUBSCRIPTIONS, TICK_EXPECTED_MS };
 export type { ClientInfo, HubClient, HubOptions, Transport };
 
 const NO_SENSORS: ReadonlySet<string> = new Set();
+
+/** What a client joining gets, each a serialized message of a sensor. */
+export interface Snapshot {
+  /** The last reading of every sensor. */
+  readings: Iterable<{ sensorId: string; text: string }>;
+  /** `sensor_status` of the stale sensors, after the readings. */
+  statuses?: Iterable<{ sensorId: string; text: string }>;
+  /** The latest `command_event` of each command in flight (the valves open now). */
+  commands?: Iterable<{ sensorId: string; text: string }>;
+}
 
 /** Registry of connected clients and the fan-out to them. */
 export class Hub {
@@ -183,19 +193,18 @@ export class Hub {
    * wait in its latest-value queue and go out as fast as its buffer allows, so none is lost
    * however many sensors there are.
    */
-  offerSnapshot(
-    id: string,
-    readings: Iterable<{ sensorId: string; text: string }>,
-    statuses: Iterable<{ sensorId: string; text: string }> = [],
-  ): void {
+  offerSnapshot(id: string, snapshot: Snapshot): void {
     const client = this.#clients.get(id);
     if (!client) return;
     this.#delivery.hold(client);
-    for (const r of readings) {
+    for (const r of snapshot.readings) {
       if (this.canSee(client, r.sensorId)) client.queueReading(r.sensorId, r.text);
     }
-    for (const s of statuses) {
+    for (const s of snapshot.statuses ?? []) {
       if (this.canSee(client, s.sensorId)) client.queueReading(s.sensorId + STATUS, s.text);
+    }
+    for (const c of snapshot.commands ?? []) {
+      if (this.canSee(client, c.sensorId)) client.queueReading(c.sensorId + COMMAND, c.text);
     }
     const sent = this.#delivery.flush(client);
     if (sent > 0) this.#o.onSent(sent);
@@ -214,6 +223,14 @@ export class Hub {
   /** Sends a sensor's `sensor_status` like a reading: a client behind keeps the latest. */
   publishStatus(sensorId: string, text: string): number {
     return this.#publish(sensorId, sensorId + STATUS, text);
+  }
+
+  /**
+   * Sends a `command_event` of a sensor like a reading: a client behind keeps the latest (the
+   * valve's state now), apart from the sensor's readings and status.
+   */
+  publishCommandEvent(sensorId: string, text: string): number {
+    return this.#publish(sensorId, sensorId + COMMAND, text);
   }
 
   #publish(sensorId: string, key: string, text: string): number {

@@ -4,10 +4,18 @@
  * @module
  */
 import process from "node:process";
-import { CLOSES, ErrorCode } from "../protocol/mod.ts";
+import {
+  CLOSES,
+  COMMAND_ACTIONS,
+  COMMAND_STATUSES,
+  type CommandAction,
+  type CommandStatus,
+  ErrorCode,
+} from "../protocol/mod.ts";
 import { INVALID_REASONS } from "./reading.ts";
 import {
   Counter,
+  GridCounter,
   Histogram,
   LabeledCounter,
   Registry,
@@ -124,6 +132,21 @@ export class Metrics {
       "Token refreshes over an open connection, by result.",
       "result",
       ["accepted", "refused"],
+    ),
+  );
+  readonly commands: GridCounter<CommandAction, CommandStatus> = this.registry.add(
+    new GridCounter(
+      "sensorstream_commands_total",
+      "Commands clients sent through this server, by action and outcome: rejected, or each " +
+        "state a sent one reached (sent, accepted, done, failed, timeout).",
+      ["action", "outcome"],
+      [COMMAND_ACTIONS, COMMAND_STATUSES],
+    ),
+  );
+  readonly commandAcksIgnored: Counter = this.registry.add(
+    new Counter(
+      "sensorstream_command_acks_ignored_total",
+      "Device acks of no command in flight: repeated, for a command not seen, or after its timeout.",
     ),
   );
   readonly mqttConnected: Sampled = this.#gauge(

@@ -8,9 +8,10 @@ import type { Clock } from "../lib/clock.ts";
 import { Deadlines } from "../lib/deadlines.ts";
 import { LogLimiter } from "../lib/log_limit.ts";
 import type { Logger } from "../lib/log.ts";
-import { envelopeOf } from "../protocol/mod.ts";
+import { commandAckTopicOf, envelopeOf } from "../protocol/mod.ts";
 import type { Verifier } from "./auth.ts";
 import { type Bridge, startBridge } from "./bridge.ts";
+import type { CommandService } from "./command_service.ts";
 import type { EmbeddedBroker } from "./broker.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Expiring } from "./connection_deps.ts";
@@ -32,6 +33,7 @@ export interface Parts {
   hub: Hub;
   stream: Stream;
   replies: HistoryReplies;
+  commands: CommandService;
   bridge: Bridge;
   broker: EmbeddedBroker | undefined;
   sockets: SocketRegistry;
@@ -61,14 +63,17 @@ export function hubOf({ config, metrics, clock, logger }: PartsContext): Hub {
   });
 }
 
-/** The bridge, delivering readings through the stream to the hub, and link changes to both. */
+/**
+ * The bridge, delivering readings through the stream to the hub, link changes to both, and the
+ * command topics' messages to the command service (which it then publishes through).
+ */
 export function bridgeOf(
   ctx: PartsContext,
   url: string,
-  { hub, stream }: { hub: Hub; stream: Stream },
+  { hub, stream, commands }: { hub: Hub; stream: Stream; commands: CommandService },
 ): Bridge {
   const { config, metrics, clock, logger } = ctx;
-  return startBridge({
+  const bridge = startBridge({
     url,
     mqtt: config.mqtt,
     rateLimitMs: config.limits.rateLimitMs,
@@ -90,12 +95,20 @@ export function bridgeOf(
       const mqtt = up ? "connected" as const : "disconnected" as const;
       hub.broadcast(JSON.stringify(envelopeOf("bridge_status", { mqtt }, new Date(clock.now()))));
     },
+    commands: {
+      topic: config.commands.topic,
+      ackTopic: config.commands.ackTopic ?? commandAckTopicOf(config.commands.topic),
+      onAck: (sensorId, payload) => commands.onAck(sensorId, payload),
+      onCommand: (sensorId, payload, retained) => commands.onCommand(sensorId, payload, retained),
+    },
   });
+  commands.attach(bridge);
+  return bridge;
 }
 
 /** The HTTP handler over the parts. */
 export function handlerOf(
-  { config, hub, metrics, logger, bridge, sockets, stream, replies }: Parts,
+  { config, hub, metrics, logger, bridge, sockets, stream, replies, commands }: Parts,
   more: { verifier: Verifier; clock: Clock; stopping: () => boolean; instance: () => string },
 ): ReturnType<typeof createHandler> {
   return createHandler({
@@ -110,6 +123,7 @@ export function handlerOf(
     notices: new Deadlines<Expiring>(more.clock, (client) => client.expiringSoon()),
     tokenRefreshWindowMs: config.stream.tokenRefreshWindowMs,
     history: replies,
+    commands,
     staleStatuses: () => stream.staleStatuses(),
     clockToleranceMs: config.auth.clockToleranceSec * 1000,
     mqttConnected: () => bridge.connected,

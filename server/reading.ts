@@ -14,6 +14,8 @@ export const INVALID_REASONS = [
   "schema",
   "sensor_id_mismatch",
   "too_many_sensors",
+  "bad_command",
+  "bad_command_ack",
 ] as const;
 /** One of {@link INVALID_REASONS}. */
 export type InvalidReason = typeof INVALID_REASONS[number];

@@ -73,6 +73,53 @@ export class LabeledCounter<V extends string = string> implements Metric {
 }
 
 /**
+ * A counter split by two labels, each over a fixed set of values (`other` outside it), so the
+ * series stay a fixed grid whatever peers send. Every pair is exported, zeros too.
+ */
+export class GridCounter<A extends string = string, B extends string = string> implements Metric {
+  readonly type = "counter";
+  readonly #counts = new Map<string, number>();
+  readonly #a: ReadonlySet<string>;
+  readonly #b: ReadonlySet<string>;
+
+  /** Declares the counter with its two labels and the values each may take. */
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labels: readonly [a: string, b: string],
+    values: readonly [a: readonly A[], b: readonly B[]],
+  ) {
+    this.#a = new Set([...values[0], "other"]);
+    this.#b = new Set([...values[1], "other"]);
+    for (const a of this.#a) for (const b of this.#b) this.#counts.set(keyOf(a, b), 0);
+  }
+
+  /** Adds `n` (default 1) to the pair's count. */
+  inc(a: A | string, b: B | string, n = 1): void {
+    const key = keyOf(this.#a.has(a) ? a : "other", this.#b.has(b) ? b : "other");
+    this.#counts.set(key, this.#counts.get(key)! + n);
+  }
+
+  /** The count for a pair. */
+  get(a: A | string, b: B | string): number {
+    return this.#counts.get(keyOf(a, b)) ?? 0;
+  }
+
+  /** One sample per pair. */
+  samples(): string[] {
+    const [la, lb] = this.labels;
+    return [...this.#counts].map(([key, n]) => {
+      const [a, b] = key.split("\n") as [string, string];
+      return `${this.name}{${la}="${escape(a)}",${lb}="${escape(b)}"} ${n}`;
+    });
+  }
+}
+
+function keyOf(a: string, b: string): string {
+  return `${a}\n${b}`;
+}
+
+/**
  * A value read at scrape time: a gauge, or a counter whose total is kept elsewhere (CPU time).
  */
 export class Sampled implements Metric {

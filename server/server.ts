@@ -9,6 +9,7 @@ import { type Logger, silentLogger } from "../lib/log.ts";
 import { redactUrl } from "../lib/secrets.ts";
 import { CLOSES } from "../protocol/mod.ts";
 import { createVerifier, type Verifier } from "./auth.ts";
+import { CommandService } from "./command_service.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
 import { type ServerConfig, type ServerOptions, withDefaults } from "./config.ts";
 import { validateConfig } from "./config_check.ts";
@@ -20,7 +21,7 @@ import { Metrics } from "./metrics.ts";
 import { bindMetrics, bridgeOf, handlerOf, hubOf, type Parts } from "./parts.ts";
 import { SocketRegistry } from "./sockets.ts";
 import { Stream } from "./stream.ts";
-import { generateDevSecret, mintToken } from "./token.ts";
+import { generateDevSecret, mintDevToken } from "./token.ts";
 
 /** A running server. */
 export interface ServerHandle extends AsyncDisposable {
@@ -113,12 +114,14 @@ export async function startServer(
     clock,
     windowMs: config.stream.historyMs,
   });
-  const bridge = bridgeOf(ctx, mqttUrl, { hub, stream });
+  const commands = new CommandService({ ...ctx, config: config.commands, hub });
+  const bridge = bridgeOf(ctx, mqttUrl, { hub, stream, commands });
   const parts: Parts = {
     ...ctx,
     hub,
     stream,
     replies,
+    commands,
     bridge,
     broker,
     sockets: new SocketRegistry(),
@@ -156,7 +159,7 @@ async function authOf(config: ServerConfig, clock: Clock, jwks: JwksOptions | un
   if (!auth.secret && !auth.jwksUrl) {
     const secret = generateDevSecret();
     auth = { ...auth, secret };
-    dev = { secret, token: await mintToken(secret, { sub: "dev", ttlSec: 24 * 3600 }) };
+    dev = { secret, token: await mintDevToken(secret) };
   }
   const verifier: Verifier = createVerifier(auth, { now: () => clock.now(), jwks });
   return { verifier, dev };
@@ -259,6 +262,7 @@ async function stopParts(parts: Parts, listener: Listener): Promise<void> {
 async function stopInner(parts: Parts): Promise<void> {
   parts.stopTick();
   parts.replies.close();
+  parts.commands.close();
   parts.stream.close();
   await parts.bridge.close();
   await parts.broker?.close();

@@ -1,10 +1,12 @@
 /**
  * What the server does with messages from one connected client: subscribe, unsubscribe, ping,
- * and an `error` reply for anything else, closing clients that keep sending garbage.
+ * history, refresh and command, and an `error` reply for anything else, closing clients that
+ * keep sending garbage.
  * @module
  */
 import type { Clock } from "../lib/clock.ts";
 import type { LimitsConfig } from "./config.ts";
+import type { CommandService } from "./command_service.ts";
 import type { HistoryReplies } from "./history_replies.ts";
 import type { Hub } from "./hub.ts";
 import type { Metrics } from "./metrics.ts";
@@ -27,6 +29,7 @@ export interface SessionDeps {
   limits: Pick<LimitsConfig, "maxMessageBytes" | "maxErrors" | "errorWindowMs">;
   clock: Pick<Clock, "now">;
   history: Pick<HistoryReplies, "request">;
+  commands: Pick<CommandService, "request">;
 }
 
 /** The client's connection, as its session sees it. */
@@ -35,6 +38,8 @@ export interface SessionOwner {
   close(close: CloseEntry): void;
   /** Checks a new token for the connection; answers with `token_refreshed` or {@link ClientSession.refused}. */
   refresh(token: string): void;
+  /** The actions its token's `commands` claim lists (`null`: none), as of its last refresh. */
+  commandClaim(): ReadonlySet<string> | null;
 }
 
 /** What each client message type looks like, for the error that says how to send it. */
@@ -44,6 +49,8 @@ const EXAMPLES: Record<string, string> = {
   ping: `{"type":"ping"}`,
   history: `{"type":"history","sensors":["V1"],"since":"-15m","limit":500}`,
   refresh: `{"type":"refresh","token":"<JWT>"}`,
+  command:
+    `{"type":"command","id":"1","sensor_id":"V1","action":"irrigate","params":{"duration_s":30}}`,
 };
 
 /** Handles one client's incoming messages. */
@@ -132,6 +139,17 @@ export class ClientSession {
       case "refresh":
         this.#owner.refresh(msg.token);
         return;
+      case "command": {
+        const client = hub.get(this.#id);
+        if (!client) return;
+        const claims = {
+          sub: client.subject,
+          sensors: client.allowed,
+          commands: this.#owner.commandClaim(),
+        };
+        this.#deps.commands.request(this.#id, claims, msg);
+        return;
+      }
     }
   }
 

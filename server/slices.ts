@@ -19,9 +19,13 @@ const SLICE_SENDS = 1_000;
 
 /** Suffix of a sensor's status in per-sensor queues (a sensor id never contains `#`). */
 export const STATUS = "#status";
-/** The sensor a queue key (a sensor id, or one with {@link STATUS}) belongs to. */
-export const sensorOf = (key: string): string =>
-  key.endsWith(STATUS) ? key.slice(0, -STATUS.length) : key;
+/** Suffix of a sensor's latest `command_event` in per-sensor queues. */
+export const COMMAND = "#command";
+/** The sensor a queue key (a sensor id, or one with {@link STATUS} or {@link COMMAND}) belongs to. */
+export const sensorOf = (key: string): string => {
+  const at = key.indexOf("#");
+  return at < 0 ? key : key.slice(0, at);
+};
 
 /** What one slice did. */
 export interface SliceResult {

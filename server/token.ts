@@ -3,6 +3,7 @@
  * @module
  */
 import { SignJWT } from "jose";
+import { COMMAND_ACTIONS } from "../protocol/mod.ts";
 
 /** Shortest accepted HS256 secret, in bytes (RFC 7518 §3.2: at least the hash size). */
 export const MIN_SECRET_BYTES = 32;
@@ -15,6 +16,8 @@ export interface MintOptions {
   ttlSec: number;
   /** Sensor ids the token may see (`sensors` claim); omitted = all. */
   sensors?: readonly string[] | undefined;
+  /** Actions the token may issue as commands (`commands` claim, e.g. `["irrigate"]`); omitted = none. */
+  commands?: readonly string[] | undefined;
   /** Issuer (`iss`), for a server that checks it. */
   issuer?: string | undefined;
   /** Audience (`aud`), for a server that checks it. */
@@ -46,6 +49,7 @@ export async function mintToken(secret: string, options: MintOptions): Promise<s
   const iat = Math.floor((options.now?.() ?? Date.now()) / 1000);
   const claims: Record<string, unknown> = {};
   if (options.sensors) claims.sensors = [...options.sensors];
+  if (options.commands) claims.commands = [...options.commands];
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(options.sub)
@@ -54,6 +58,14 @@ export async function mintToken(secret: string, options: MintOptions): Promise<s
   if (options.issuer) jwt.setIssuer(options.issuer);
   if (options.audience) jwt.setAudience(options.audience);
   return await jwt.sign(key);
+}
+
+/**
+ * The token a development run of `serve` (no secret configured) prints: 24 hours, every sensor,
+ * and every command, irrigate too; it goes to whoever started the run, to try the service with.
+ */
+export async function mintDevToken(secret: string): Promise<string> {
+  return await mintToken(secret, { sub: "dev", ttlSec: 24 * 3600, commands: COMMAND_ACTIONS });
 }
 
 /** A random 256-bit secret, hex encoded, for a development run of `serve`. */

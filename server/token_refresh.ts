@@ -1,7 +1,7 @@
 /**
  * A connection's token after admission: when it expires (the close) and when the client hears
  * `token_expiring`, both on shared timers, and a `refresh` with a new token: verified as at
- * connect, same `sub`, its `sensors` claim the client's new limit.
+ * connect, same `sub`, its `sensors` and `commands` claims the client's new limits.
  * @module
  */
 import { type CloseEntry, CLOSES, envelopeOf } from "../protocol/mod.ts";
@@ -25,14 +25,22 @@ export class TokenLife implements Expiring {
   readonly #owner: TokenOwner;
   #expiresAt: number | undefined;
   #refreshing = false;
+  /** The token's `commands` claim: what the client may issue. */
+  commands: ReadonlySet<string> | null;
 
-  /** Arms the expiry of a token expiring at `expiresAt` (ms; `undefined`: never). */
-  constructor(deps: ConnectionDeps, clientId: string, owner: TokenOwner, expiresAt?: number) {
+  /** Arms the expiry of the admitted token (`claims`). */
+  constructor(
+    deps: ConnectionDeps,
+    clientId: string,
+    owner: TokenOwner,
+    claims: Pick<Claims, "expiresAt" | "commands">,
+  ) {
     this.#deps = deps;
     this.#clientId = clientId;
     this.#owner = owner;
-    this.#expiresAt = expiresAt;
-    scheduleExpiry(deps, this, expiresAt);
+    this.#expiresAt = claims.expiresAt;
+    this.commands = claims.commands;
+    scheduleExpiry(deps, this, claims.expiresAt);
   }
 
   /** The token expired: the client is closed. */
@@ -62,6 +70,7 @@ export class TokenLife implements Expiring {
       }
       metrics.tokenRefreshes.inc("accepted");
       hub.setAllowed(this.#clientId, verdict.sensors);
+      this.commands = verdict.commands;
       this.#expiresAt = verdict.expiresAt;
       scheduleExpiry(this.#deps, this, verdict.expiresAt);
       hub.sendTo(this.#clientId, refreshedText(verdict.expiresAt, clock.now()));

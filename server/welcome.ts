@@ -69,6 +69,8 @@ export interface Arrival {
   latest: Iterable<LatestReading>;
   /** `sensor_status` of every stale sensor, sent after the snapshot. */
   statuses: Iterable<StatusText>;
+  /** The latest `command_event` of each command in flight. */
+  commands: Iterable<StatusText>;
 }
 
 /** Adds the client to the hub and sends its greeting and snapshot; returns it. */
@@ -96,6 +98,10 @@ export function welcome(hub: Hub, arrival: Arrival): HubClient {
     at: new Date(arrival.now),
   });
   for (const text of greeting) hub.sendTo(id, text);
-  hub.offerSnapshot(id, arrival.latest, arrival.statuses);
+  hub.offerSnapshot(id, {
+    readings: arrival.latest,
+    statuses: arrival.statuses,
+    commands: arrival.commands,
+  });
   return client;
 }

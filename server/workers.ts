@@ -21,7 +21,7 @@ import { type ServerOptions, withDefaults } from "./config.ts";
 import { validateConfig } from "./config_check.ts";
 import { freePortAt, urlsOf } from "./listener.ts";
 import { hostName, type ServerHandle, type ShutdownOptions } from "./server.ts";
-import { generateDevSecret, mintToken } from "./token.ts";
+import { generateDevSecret, mintDevToken } from "./token.ts";
 import { Supervisor } from "./supervisor.ts";
 
 /** Running workers: what a `ServerHandle` says of one server, said of them all. */
@@ -113,7 +113,7 @@ export async function startWorkers(
   if (!secret && !config.auth.jwksUrl) {
     // One secret for all workers, so that a token works whichever worker a client lands on.
     secret = generateDevSecret();
-    dev = { secret, token: await mintToken(secret, { sub: "dev", ttlSec: 24 * 3600 }) };
+    dev = { secret, token: await mintDevToken(secret) };
   }
   const port = freePortAt(config);
   const broker = config.mqtt.url === undefined

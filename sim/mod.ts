@@ -1,15 +1,19 @@
 /**
  * The sensor simulator: publishes realistic readings for a set of stations to an MQTT broker
- * at a steady pace, optionally mixed with malformed payloads to exercise the server. Start
- * with {@link runSimulator}; the sensor model is in `sensors.ts`, the timetable in
- * `schedule.ts`, the seeded payload stream in `payloads.ts`, planned outages in `outage.ts`.
+ * at a steady pace, optionally mixed with malformed payloads to exercise the server, and
+ * answers `irrigate` commands (the soil moisture of the station rises). Start with
+ * {@link runSimulator}; the sensor model is in `sensors.ts`, the timetable in `schedule.ts`,
+ * the seeded payload stream in `payloads.ts`, planned outages in `outage.ts`, commands in
+ * `commands.ts` (MQTT), `command_reply.ts` (the answers) and `irrigation.ts` (the water).
  * @module
  */
 import type { MqttClient } from "mqtt";
 import { redactUrl } from "../lib/broker_url.ts";
 import { type Logger, silentLogger } from "../lib/log.ts";
 import { sleep } from "../lib/sleep.ts";
+import { CommandStations } from "./commands.ts";
 import { connectWithRetry } from "./connect.ts";
+import { Valves } from "./irrigation.ts";
 import { resolveOptions, type SimulatorOptions } from "./options.ts";
 import { type OutageChange, OutagePlan } from "./outage.ts";
 import { clockStarts, PayloadSource } from "./payloads.ts";
@@ -25,8 +29,9 @@ import { waitConnected } from "./wait.ts";
 
 export { createRandom } from "./random.ts";
 export type { SimulatorOptions } from "./options.ts";
+export { COMMAND_REPLIES, type CommandReply } from "./command_reply.ts";
 export { DEFAULT_OUTAGE_START_MS, type Outage, type OutageChange } from "./outage.ts";
-export type { BrokerState, SimulatorStatus, SimulatorSummary } from "./progress.ts";
+export type { BrokerState, CommandCounts, SimulatorStatus, SimulatorSummary } from "./progress.ts";
 
 /** Injected clock, sleep, progress callback and logger (for tests and the CLI). */
 export interface SimulatorDeps {
@@ -36,7 +41,7 @@ export interface SimulatorDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Called with a copy of the status on every change. */
   onStatus?: (status: SimulatorStatus) => void;
-  /** Where connects, reconnects, failures and outages are logged. Default: nowhere. */
+  /** Where connects, reconnects, failures, outages and commands are logged. Default: nowhere. */
   logger?: Logger;
 }
 
@@ -46,6 +51,8 @@ const ABORT_FLUSH_MS = 2_000;
 /**
  * Connects, publishes on an absolute schedule (message k is due at start + k·gap, so the
  * rate does not drift) until `count`, `durationMs` or `signal`, then flushes and disconnects.
+ * Meanwhile the stations answer commands on their command topics (see `commandReply`); a valve
+ * still open at the end closes, and its command is acked `failed`.
  * Throws `RangeError` (an `OptionError` naming the option) for bad options, and `StartupError`
  * when the broker cannot be reached within `connectTimeoutMs`.
  *
@@ -90,16 +97,36 @@ export async function runSimulator(
     if (error) logger.debug("publish failed", { sensor: message.sensorId, error });
     progress.settled(message, error !== undefined, now() - startMs);
   });
+  const valves = new Valves();
+  const source = new PayloadSource({
+    ...o,
+    starts: clockStarts(o.startTime, { seeded: options.seed !== undefined, nowMs: startMs }),
+    valves,
+  });
+  const outages = new OutagePlan(o.outages);
+  const stations = o.commandReply === "off" ? undefined : new CommandStations(
+    { ...o, commandReply: o.commandReply },
+    {
+      client,
+      source,
+      valves,
+      outages,
+      progress,
+      logger,
+      elapsed: () => now() - startMs,
+      now,
+      sleep: deps.sleep ?? sleep,
+    },
+  );
+  // Before the first reading: whoever sees a reading can send the station a command.
+  await stations?.listen(o.connectTimeoutMs);
   await publishOnSchedule({
     client,
     publisher,
     progress,
     schedule: Schedule.of(o, startMs),
-    source: new PayloadSource({
-      ...o,
-      starts: clockStarts(o.startTime, { seeded: options.seed !== undefined, nowMs: startMs }),
-    }),
-    outages: new OutagePlan(o.outages),
+    source,
+    outages,
     onOutage: (change) => {
       progress.outage(change.sensorId, change.silent);
       logOutage(logger, change);
@@ -109,9 +136,12 @@ export async function runSimulator(
     signal,
   });
 
-  const flushed = await publisher.flush(signal?.aborted ? ABORT_FLUSH_MS : o.connectTimeoutMs);
+  const flushMs = signal?.aborted ? ABORT_FLUSH_MS : o.connectTimeoutMs;
+  const acked = await stations?.stop(flushMs) ?? true;
+  if (!acked) logger.warn("some command acks were not acknowledged");
+  const flushed = await publisher.flush(flushMs);
   if (!flushed) logger.warn("some messages were not acknowledged", { pending: publisher.pending });
-  await client.endAsync(!flushed || !client.connected);
+  await client.endAsync(!flushed || !acked || !client.connected);
   progress.finished(now() - startMs);
   return progress.summary();
 }

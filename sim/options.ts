@@ -2,9 +2,18 @@
  * Options of the simulator: their shape, defaults and validation (before anything connects).
  * @module
  */
-import { DEFAULT_TOPIC, topicFilterProblem } from "../protocol/mod.ts";
+import {
+  commandAckTopicOf,
+  commandTopic as commandTopicOf,
+  commandTopicProblem,
+  DEFAULT_COMMAND_TOPIC,
+  DEFAULT_TOPIC,
+  topicFilterProblem,
+  topicMatcher,
+} from "../protocol/mod.ts";
 import { parseBrokerUrl } from "../lib/broker_url.ts";
-import { OptionError } from "../lib/errors.ts";
+import { literal, OptionError } from "../lib/errors.ts";
+import { COMMAND_REPLIES, type CommandReply } from "./command_reply.ts";
 import { checkOutages, type Outage } from "./outage.ts";
 
 /** What to simulate and where to publish it. */
@@ -44,6 +53,19 @@ export interface SimulatorOptions {
    * withheld do not count towards `count`. Default: none.
    */
   outages?: readonly Outage[] | undefined;
+  /**
+   * Topic of each station's commands; `{id}` is the sensor id. Default `sensors/{id}/commands`.
+   * The simulator subscribes to its own sensors' topics only.
+   */
+  commandTopic?: string | undefined;
+  /** Topic the stations ack commands on; `{id}` is the sensor id. Default: command topic + `/ack`. */
+  commandAckTopic?: string | undefined;
+  /**
+   * How stations answer an `irrigate`: `done` (accepted, moisture rises, done), `fail`
+   * (accepted, then failed: valve stuck), `silent` (no ack: the server times out) or `off`
+   * (not subscribed to commands at all). Default `done`.
+   */
+  commandReply?: CommandReply | undefined;
   /** Give up connecting (and flushing at the end) after this long, ms. Default 10000. */
   connectTimeoutMs?: number | undefined;
   /** Stops the run; the simulator flushes what it sent and returns normally. */
@@ -60,6 +82,9 @@ export type ResolvedOptions = SimulatorOptions & {
   connectTimeoutMs: number;
   topic: string;
   outages: readonly Outage[];
+  commandTopic: string;
+  commandAckTopic: string;
+  commandReply: CommandReply;
 };
 
 /**
@@ -102,10 +127,30 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
   const topic = o.topic ?? DEFAULT_TOPIC;
   const problem = topicFilterProblem(topic);
   if (problem) throw new OptionError("topic", `'${topic}' ${problem}`);
+  const commandTopic = o.commandTopic ?? DEFAULT_COMMAND_TOPIC;
+  const commandAckTopic = o.commandAckTopic ?? commandAckTopicOf(commandTopic);
+  checkCommandTopic("commandTopic", commandTopic, topic);
+  checkCommandTopic("commandAckTopic", commandAckTopic, topic);
+  if (commandTopic === commandAckTopic) {
+    throw new OptionError(
+      "commandAckTopic",
+      `must differ from {commandTopic} ('${literal(commandTopic)}')`,
+    );
+  }
+  const commandReply = o.commandReply ?? "done";
+  if (!COMMAND_REPLIES.includes(commandReply)) {
+    throw new OptionError(
+      "commandReply",
+      `must be one of ${COMMAND_REPLIES.join(", ")}, got ${JSON.stringify(commandReply)}`,
+    );
+  }
   return {
     ...o,
     topic,
     outages,
+    commandTopic,
+    commandAckTopic,
+    commandReply,
     invalidRatio,
     intervalMs: o.intervalMs ?? 1_000,
     seed: o.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!,
@@ -113,6 +158,18 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     qos: o.qos ?? 0,
     connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
   };
+}
+
+/** A command (or ack) topic template is usable and is not where readings go. */
+function checkCommandTopic(name: string, template: string, readingFilter: string): void {
+  const problem = commandTopicProblem(template);
+  if (problem) throw new OptionError(name, literal(`'${template}' ${problem}`));
+  if (topicMatcher(readingFilter)(commandTopicOf(template, "V1")) !== undefined) {
+    throw new OptionError(
+      name,
+      `'${literal(template)}' would mix with the readings on {topic}; use a topic of its own`,
+    );
+  }
 }
 
 /** The broker URL parsed, its credentials out of it (given once: in the URL or apart). */

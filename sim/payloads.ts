@@ -4,6 +4,7 @@
  * replay the same payloads.
  * @module
  */
+import { type Valves, wetted } from "./irrigation.ts";
 import { createRandom } from "./random.ts";
 import {
   initialState,
@@ -61,6 +62,8 @@ export interface PayloadOptions {
   timeScale: number;
   /** Where the model's clock and the timestamps start. */
   starts: ClockStarts;
+  /** The stations' valves: water they give goes into the soil before each reading. */
+  valves?: Valves | undefined;
 }
 
 /** The payloads of one run, message after message. */
@@ -83,6 +86,7 @@ export class PayloadSource {
     const { sensors, timeScale, starts, invalidRatio } = this.#o;
     const random = this.#random;
     const sensorId = sensors[k % sensors.length]!;
+    this.#irrigate(sensorId, elapsedMs);
     const elapsed = elapsedMs * timeScale;
     const stamp = starts.stampMs + elapsed;
     if (random() < invalidRatio) {
@@ -96,5 +100,23 @@ export class PayloadSource {
       invalid: false,
       stamp,
     };
+  }
+
+  /**
+   * True soil moisture of `sensorId` (before sensor noise), percent: as of its latest reading,
+   * plus what its valve gave up to `elapsedMs`. `NaN` for a sensor not in the run.
+   */
+  moisture(sensorId: string, elapsedMs: number): number {
+    return this.#irrigate(sensorId, elapsedMs)?.moisture ?? NaN;
+  }
+
+  /** Puts the water `sensorId`'s valve gave up to `elapsedMs` into its soil. */
+  #irrigate(sensorId: string, elapsedMs: number): SensorState | undefined {
+    const state = this.#states.get(sensorId);
+    const water = this.#o.valves?.water(sensorId, elapsedMs) ?? 0;
+    if (!state || water === 0) return state;
+    const wet = { ...state, moisture: wetted(state.moisture, water) };
+    this.#states.set(sensorId, wet);
+    return wet;
   }
 }

@@ -1,9 +1,29 @@
 /**
- * A simulator run's progress: the broker link's state and the counts of published, invalid
- * and failed messages, reported to the caller on every change and summed up at the end.
+ * A simulator run's progress: the broker link's state, the counts of published, invalid
+ * and failed messages and of the commands answered, reported to the caller on every change and
+ * summed up at the end.
  * @module
  */
 import type { SimMessage } from "./payloads.ts";
+
+/** What became of the commands the stations received. */
+export interface CommandCounts {
+  /** Messages on the stations' command topics, malformed ones included. */
+  received: number;
+  /** Acked `accepted` (their valve opened). */
+  accepted: number;
+  /** Acked `done`. */
+  done: number;
+  /** Acked `failed` (refused, valve stuck, or stopped with the run). */
+  failed: number;
+  /** Received and deliberately not answered (`silent`, an outage, a repeated id). */
+  unanswered: number;
+  /** Not a command (no JSON object with an id, or too large): nothing to answer. */
+  malformed: number;
+}
+
+/** One of the {@link CommandCounts}. */
+export type CommandOutcome = keyof CommandCounts;
 
 /** State of the link to the broker. */
 export type BrokerState = "connecting" | "connected" | "reconnecting";
@@ -24,6 +44,10 @@ export interface SimulatorStatus {
   simulatedTime?: number | undefined;
   /** Sensors in a planned outage now (publishing nothing), sorted. */
   silent: readonly string[];
+  /** Sensors with an open valve now (irrigating on command), sorted. */
+  irrigating: readonly string[];
+  /** The commands received so far and what became of them. */
+  commands: Readonly<CommandCounts>;
 }
 
 /** Totals of a finished run. */
@@ -38,6 +62,8 @@ export interface SimulatorSummary {
   elapsedMs: number;
   /** Seed used, so the run can be replayed. */
   seed: number;
+  /** The commands received and what became of them. */
+  commands: Readonly<CommandCounts>;
 }
 
 /** Keeps a run's status and reports a copy of it to `onStatus` on every change. */
@@ -51,6 +77,8 @@ export class Progress {
     failed: 0,
     elapsedMs: 0,
     silent: [],
+    irrigating: [],
+    commands: { received: 0, accepted: 0, done: 0, failed: 0, unanswered: 0, malformed: 0 },
   };
 
   /** Progress of a run with `seed`. */
@@ -94,6 +122,21 @@ export class Progress {
     this.report();
   }
 
+  /** One more command had `outcome` (a new counts object: reports already made keep theirs). */
+  command(outcome: CommandOutcome): void {
+    this.#status.commands = {
+      ...this.#status.commands,
+      [outcome]: this.#status.commands[outcome] + 1,
+    };
+    this.report();
+  }
+
+  /** The stations irrigating now changed. */
+  irrigating(sensorIds: readonly string[]): void {
+    this.#status.irrigating = [...sensorIds].sort();
+    this.report();
+  }
+
   /** The run ended `elapsedMs` after it started. */
   finished(elapsedMs: number): void {
     this.#status.elapsedMs = elapsedMs;
@@ -102,7 +145,7 @@ export class Progress {
 
   /** The totals so far. */
   summary(): SimulatorSummary {
-    const { published, invalid, failed, elapsedMs } = this.#status;
-    return { published, invalid, failed, elapsedMs, seed: this.#seed };
+    const { published, invalid, failed, elapsedMs, commands } = this.#status;
+    return { published, invalid, failed, elapsedMs, seed: this.#seed, commands: { ...commands } };
   }
 }

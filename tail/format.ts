@@ -1,9 +1,13 @@
 /**
  * Small pure formatters for the `tail` views: values with units, ages, sparklines, and
- * the one-line form of a reading.
+ * the one-line forms of a reading and of a command's state.
  * @module
  */
-import type { SensorReadingMessage } from "../protocol/mod.ts";
+import type { SensorReadingMessage, ServerMessage } from "../protocol/mod.ts";
+import { IRRIGATION_WORDS } from "./irrigation.ts";
+
+type CommandEventMessage = Extract<ServerMessage, { type: "command_event" }>;
+type CommandStatusMessage = Extract<ServerMessage, { type: "command_status" }>;
 
 const SPARKS = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"] as const;
 
@@ -50,4 +54,27 @@ export function formatLine(msg: SensorReadingMessage): string {
   return `${msg.timestamp} ${d.sensor_id} moisture=${oneDecimal(d.moisture)}% ` +
     `temperature=${oneDecimal(d.temperature)}°C humidity=${oneDecimal(d.humidity)}% ` +
     `light=${formatLux(d.light)}lx`;
+}
+
+/**
+ * One human line per change of a command, for everyone who sees the sensor:
+ * `2025-12-06T14:30:00.000Z V1 irrigating by=alice command=c-1` (the words of
+ * tail/irrigation.ts). Peer text is as sent: escape it before printing.
+ */
+export function formatCommandEvent(msg: CommandEventMessage): string {
+  const d = msg.data;
+  return `${msg.timestamp} ${d.sensor_id} ${IRRIGATION_WORDS[d.status]} by=${d.issued_by} ` +
+    `command=${d.id}`;
+}
+
+/**
+ * One human line per `command_status` (only the client that sent the command gets these):
+ * `2025-12-06T14:30:00.000Z V1 command=c-1 rejected reason=rate limited: …`, with the
+ * device's `detail=` when it gave one. Peer text is as sent: escape it before printing.
+ */
+export function formatCommandStatus(msg: CommandStatusMessage): string {
+  const d = msg.data;
+  return `${msg.timestamp} ${d.sensor_id} command=${d.id} ${d.status}` +
+    (d.reason === undefined ? "" : ` reason=${d.reason}`) +
+    (d.detail === undefined ? "" : ` detail=${d.detail}`);
 }

@@ -8,7 +8,7 @@
 import { escapeControl, escapeControlInJson } from "../lib/sanitize.ts";
 import type { SensorReadingMessage, ServerMessage } from "../protocol/mod.ts";
 import type { ConnectionState, TailEvents } from "./client.ts";
-import { formatAge, formatLine } from "./format.ts";
+import { formatAge, formatCommandEvent, formatCommandStatus, formatLine } from "./format.ts";
 import { describeNotice } from "./notices.ts";
 import { LiveScreen } from "./screen.ts";
 import { TableModel } from "./view.ts";
@@ -71,11 +71,15 @@ function streamOutput(options: OutputOptions): Output {
   const now = options.now ?? Date.now;
   const note = stateNotes(options.url, options.format === "line");
   const json = options.format === "json";
-  const line = (msg: SensorReadingMessage) => options.stdout(escapeControl(formatLine(msg)) + "\n");
+  const print = (text: string) => options.stdout(escapeControl(text) + "\n");
+  const line = (msg: SensorReadingMessage) => print(formatLine(msg));
   return {
     onMessage(msg, raw) {
       if (json) options.stdout(escapeControlInJson(raw) + "\n");
       else if (msg.type === "sensor_reading") line(msg);
+      // What happens in the field goes to stdout with the readings, one line per change.
+      else if (msg.type === "command_event") print(formatCommandEvent(msg));
+      else if (msg.type === "command_status") print(formatCommandStatus(msg));
       else if (msg.type === "bridge_status") {
         options.stderr(`tail: broker ${escapeControl(msg.data.mqtt)}\n`);
       } else if (msg.type === "sensor_status") {

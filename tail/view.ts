@@ -1,7 +1,9 @@
 /**
  * The live table of `tail`: a pure model of the messages received, rendered for a given
  * time. Readings from `history` replies fill the sparklines in time order; sensors the server
- * calls stale say so. No I/O, no timers (tail/screen.ts draws it in place).
+ * calls stale say so; a station being irrigated says so, and by whom, in a VALVE column that is
+ * there while some row has something to show (tail/irrigation.ts). No I/O, no timers
+ * (tail/screen.ts draws it in place).
  * @module
  */
 import { escapeControl } from "../lib/sanitize.ts";
@@ -10,6 +12,7 @@ import { CappedMap, MAX_SENSORS } from "./capped_map.ts";
 import type { ConnectionState } from "./client.ts";
 import { formatAge, formatLux, oneDecimal, sparkline } from "./format.ts";
 import { readingKey } from "./history.ts";
+import { Valve, valveColumn } from "./irrigation.ts";
 
 export { formatLine, sparkline } from "./format.ts";
 
@@ -39,12 +42,14 @@ interface Point {
 interface Row {
   /** The latest reading; absent for a sensor known only from its `sensor_status`. */
   reading: SensorReadingMessage | undefined;
-  /** Reading time, ms (receipt time when the timestamp is not a date). */
+  /** Reading time, ms (receipt time when the timestamp is not a date); NaN: no reading yet. */
   at: number;
   /** Recent readings, oldest first, at most `historySize`. */
   points: Point[];
   /** The server says the sensor is stale; when it last heard from it, ms. */
   staleSince: number | undefined;
+  /** Its valve, once a command for it was heard of. */
+  valve?: Valve | undefined;
 }
 
 type Cell = [text: string, style?: string];
@@ -121,6 +126,8 @@ export class TableModel {
   apply(message: ServerMessage, now: number): void {
     switch (message.type) {
       case "connection_status":
+        // The server does not replay commands: what the last connection said may have ended.
+        for (const id of this.#rows.keys()) this.#rows.get(id)!.valve = undefined;
         this.#state = "connected";
         this.#clients = message.data.active_clients;
         this.#instance = message.data.instance === undefined
@@ -146,6 +153,25 @@ export class TableModel {
         if (row) row.staleSince = staleSince;
         else if (staleSince !== undefined) {
           this.#rows.set(id, { reading: undefined, at: staleSince, points: [], staleSince });
+        }
+        break;
+      }
+      case "command_event": {
+        const id = message.data.sensor_id;
+        let row = this.#rows.get(id);
+        if (!row) {
+          row = { reading: undefined, at: NaN, points: [], staleSince: undefined };
+          this.#rows.set(id, row);
+        }
+        (row.valve ??= new Valve()).event(message.data, now);
+        break;
+      }
+      case "command_status": {
+        // What this connection's own commands did reaches everyone as command_event, but for
+        // a refusal; and a refused sensor may not be one the client sees: no new row for it.
+        const row = this.#rows.get(message.data.sensor_id);
+        if (row && message.data.status === "rejected") {
+          (row.valve ??= new Valve()).rejected(message.data.id, now);
         }
         break;
       }
@@ -220,10 +246,18 @@ export class TableModel {
     const fits = HEAD_LINES + Math.max(1, ids.length) + (evicted > 0 ? 1 : 0) <= limit;
     const shown = fits ? ids : ids.slice(0, Math.max(0, limit - HEAD_LINES - 1));
     const idWidth = Math.max(8, ...shown.map((id) => escapeControl(id).length + 2));
-    const titles = "SENSOR".padEnd(idWidth) + COLUMNS.map(([t, w]) => t.padStart(w)).join("");
+    // Before the trend, which a narrow terminal cuts first.
+    const valves = valveColumn(shown.map((id) => this.#rows.get(id)!.valve?.shown(now)));
+    const titles = "SENSOR".padEnd(idWidth) + COLUMNS.map(([t, w]) => t.padStart(w)).join("") +
+      (valves ? `  ${valves.title}` : "");
     const lines = [fit(header), "", fit([[`${titles}  MOISTURE TREND`, STYLE.dim]])];
     if (ids.length === 0) lines.push(fit([["waiting for readings…", STYLE.dim]]));
-    for (const id of shown) lines.push(fit(this.#rowCells(id, this.#rows.get(id)!, now, idWidth)));
+    for (const [i, id] of shown.entries()) {
+      const cells = this.#rowCells(id, this.#rows.get(id)!, now, idWidth);
+      // The trend's two-space gap stays in front of it.
+      if (valves) cells.splice(-2, 0, ["  "], ...valves.cells[i]!);
+      lines.push(fit(cells));
+    }
     if (shown.length < ids.length || evicted > 0) {
       lines.push(fit([[moreLine(ids.length - shown.length, evicted, this.#rows.max), STYLE.dim]]));
     }
@@ -237,7 +271,9 @@ export class TableModel {
     // A stale sensor's values are old news: dimmed, and its age says `stale` in words too.
     const valueStyle = stale ? STYLE.dim : undefined;
     const age = stale ? now - row.staleSince! : now - row.at;
-    const ageText = (stale ? `stale ${formatAge(age)}` : formatAge(age)).padStart(w[4]!);
+    // A station known only from a command has no reading to be old.
+    const ageText = (stale ? `stale ${formatAge(age)}` : Number.isNaN(age) ? "–" : formatAge(age))
+      .padStart(w[4]!);
     const ageStyle = stale || age > STALE_MS ? STYLE.yellow : undefined;
     const d = row.reading?.data;
     const moisture = row.points.map((p) => p.moisture);

@@ -102,9 +102,11 @@ Deno.test("every invalid client message gets the error code it was made for", ()
       limits: { maxMessageBytes: 64 * 1024, maxErrors: 20, errorWindowMs: 10_000 },
       clock: { now: () => 0 },
       history: { request: () => ({ denied: [] }) },
+      commands: { request: () => assert.fail("no valid command was sent") },
     }, {
       close: () => assert.fail("closed after one message"),
       refresh: () => assert.fail("no refresh was sent"),
+      commandClaim: () => null,
     });
     session.onMessage(g.text);
     assert.equal(JSON.parse(replies[0]!).data.code, g.kind, g.text.slice(0, 60));

@@ -7,6 +7,7 @@ import { AuthError } from "../server/errors.ts";
 const claims = (sensors: string[] | null = null): Claims => ({
   sub: "alice",
   sensors: sensors && new Set(sensors),
+  commands: null,
   expiresAt: undefined,
 });
 const refused = (a: Admission) => a.admitted ? "admitted" : `${a.close.code} ${a.close.reason}`;

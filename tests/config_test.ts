@@ -110,7 +110,12 @@ Deno.test("parseBrokerUrl refuses what MQTT.js cannot connect to, naming the val
 Deno.test("validateConfig accepts the defaults and returns a normalized copy", async (t) => {
   await t.step("defaults", () => {
     const config = validateConfig(withDefaults());
-    assert.deepEqual(config, DEFAULT_CONFIG);
+    // The ack topic is filled in from the command topic.
+    const ackTopic = "sensors/{id}/commands/ack";
+    assert.deepEqual(config, {
+      ...DEFAULT_CONFIG,
+      commands: { ...DEFAULT_CONFIG.commands, ackTopic },
+    });
     assert.notEqual(config.mqtt, DEFAULT_CONFIG.mqtt);
   });
   await t.step("a bare broker host gets the MQTT port", () => {
@@ -165,6 +170,31 @@ Deno.test("validateConfig rejects each bad field with a message naming the optio
       /--topic \/ MQTT_TOPIC .*exactly one '\+'/,
     ],
     ["qos", { mqtt: { qos: 3 as 0 } }, /--qos \/ MQTT_QOS is 3; use 0, 1 or 2/],
+    [
+      "command topic without {id}",
+      { commands: { topic: "sensors/commands" } },
+      /--command-topic \/ COMMAND_TOPIC is 'sensors\/commands'; it must contain exactly one '\{id\}'/,
+    ],
+    [
+      "command topic with a wildcard",
+      { commands: { topic: "sensors/+/commands" } },
+      /--command-topic \/ COMMAND_TOPIC .*must not contain '#' or '\+'/,
+    ],
+    [
+      "command topic that is the data topic",
+      { commands: { topic: "sensors/{id}/data" } },
+      /--command-topic \/ COMMAND_TOPIC is 'sensors\/\{id\}\/data'; it overlaps --topic/,
+    ],
+    [
+      "ack topic that is the command topic",
+      { commands: { ackTopic: "sensors/{id}/commands" } },
+      /--command-ack-topic \/ COMMAND_ACK_TOPIC .*use a topic other than --command-topic/,
+    ],
+    [
+      "command timeout 0",
+      { commands: { timeoutMs: 0 } },
+      /--command-timeout \/ COMMAND_TIMEOUT_SECONDS is 0 ms/,
+    ],
     ["reconnect min", { mqtt: { reconnectMinMs: 0 } }, /mqtt\.reconnectMinMs is 0 ms/],
     [
       "reconnect max below min",

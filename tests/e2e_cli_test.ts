@@ -117,7 +117,7 @@ Deno.test("tail reconnects when serve restarts and keeps counting readings", asy
 });
 
 Deno.test("every subcommand's bad flag exits 2 with usage", async (t) => {
-  for (const cmd of ["serve", "simulate", "tail", "token", "demo"]) {
+  for (const cmd of ["serve", "simulate", "tail", "token", "demo", "command"]) {
     await t.step(cmd, async () => {
       const out = await runMain([cmd, "--no-such-flag"], { env });
       assert.equal(out.code, 2, out.stderr);

@@ -192,7 +192,7 @@ Deno.test("hub under load", async (t) => {
         { length: 5_000 },
         (_, i) => ({ sensorId: `S${i}`, text: `S${i}:old` }),
       );
-      hub.offerSnapshot(id, snapshot);
+      hub.offerSnapshot(id, { readings: snapshot });
       assert.ok(transport.sent.length < 5_000, "not all at once: the buffer is small");
       hub.publishReading("S4999", "S4999:new"); // a live reading replaces its sensor's snapshot entry
       for (let i = 0; i < 2_000 && transport.sent.length < 5_000; i++) {

@@ -40,8 +40,19 @@ Deno.test("serve without a secret runs in dev mode and prints a token that works
   ]);
   const [, wsUrl] = await proc.waitForOutput(/WebSocket URL:\s+(\S+)/);
   assert.match(proc.stdout, /WARNING: .*development|development only/);
+  // The development token may irrigate, and the banner says how.
+  await proc.waitForOutput(/Irrigate V1:\s+SENSORSTREAM_TOKEN=\S+ deno task command V1 irrigate/);
   await using probe = new WsProbe(wsUrl!);
   await probe.next("connection_status", 5_000);
+  probe.send({
+    type: "command",
+    id: "c1",
+    sensor_id: "V1",
+    action: "irrigate",
+    params: { duration_s: 1 },
+  });
+  const status = await probe.next("command_status", 5_000);
+  assert.equal(status.data.status, "sent", JSON.stringify(status.data));
   assert.equal(await proc.stop("SIGINT"), 0);
 });
 

@@ -90,6 +90,8 @@ Deno.test("simulator payloads", async (t) => {
   });
 });
 
+const NO_COMMANDS = { received: 0, accepted: 0, done: 0, failed: 0, unanswered: 0, malformed: 0 };
+
 Deno.test("simulator progress counts outcomes and reports a copy on every change", () => {
   const seen: SimulatorStatus[] = [];
   const progress = new Progress(42, (s) => seen.push(s));
@@ -108,6 +110,8 @@ Deno.test("simulator progress counts outcomes and reports a copy on every change
     elapsedMs: 40,
     simulatedTime: 123,
     silent: [],
+    irrigating: [],
+    commands: NO_COMMANDS,
   });
   assert.equal(seen.length, 5);
   assert.notEqual(seen[0], seen[1], "each report is its own copy");
@@ -117,5 +121,6 @@ Deno.test("simulator progress counts outcomes and reports a copy on every change
     failed: 1,
     elapsedMs: 40,
     seed: 42,
+    commands: NO_COMMANDS,
   });
 });

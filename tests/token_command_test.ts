@@ -51,6 +51,21 @@ Deno.test("token prints one verifiable JWT and nothing else on stdout", async (t
     assert.equal(claims.sensors, null);
   });
 
+  await t.step(
+    "--commands sets the commands claim; without it the token may send none",
+    async () => {
+      const io = fakeIo();
+      const args = ["token", "--jwt-secret", TEST_SECRET, "--commands", "irrigate,irrigate"];
+      assert.equal(await runCli([...args, "--sensors", "V1"], io), 0, io.err);
+      const claims = await verifier().verify(io.out.trim());
+      assert.deepEqual(claims.commands, new Set(["irrigate"]));
+      assert.deepEqual(decodeJwt(io.out.trim()).commands, ["irrigate"]);
+      const plain = fakeIo();
+      assert.equal(await runCli(["token", "--jwt-secret", TEST_SECRET], plain), 0, plain.err);
+      assert.equal((await verifier().verify(plain.out.trim())).commands, null);
+    },
+  );
+
   await t.step("issuer and audience end up in the token", async () => {
     const io = fakeIo();
     const args = ["token", "--jwt-secret", TEST_SECRET, "--issuer", "me", "--audience", "them"];
@@ -96,6 +111,12 @@ Deno.test("token refuses bad input with exit code 2 and says how to fix it", asy
       ["bad --ttl", ["--ttl", "soon"], /'soon' is not a duration/],
       ["--ttl under a second", ["--ttl", "500ms"], /--ttl is 500 ms; use at least 1s/],
       ["bad --sensors", ["--sensors", "V1,../etc"], /'\.\.\/etc' is not a sensor id/],
+      [
+        "an unknown --commands action",
+        ["--commands", "irrigate,flood"],
+        /'flood' is not a command action; use irrigate/,
+      ],
+      ["an empty --commands", ["--commands", ","], /names no action; use irrigate/],
     ] as const
   ) {
     await t.step(`${name}: usage on stderr`, async () => {
@@ -113,5 +134,6 @@ Deno.test("token --help shows examples", async () => {
   assert.equal(await runCli(["token", "--help"], io), 0);
   assert.match(io.out, /Examples:/);
   assert.match(io.out, /sensorstream token --sub alice/);
+  assert.match(io.out, /--commands <actions>/);
   assert.match(io.out, /env: JWT_SECRET/);
 });

@@ -15,6 +15,8 @@ import {
 } from "../parse.ts";
 import {
   AUDIENCE_ENV,
+  COMMAND_ACK_TOPIC,
+  COMMAND_TOPIC,
   ISSUER_ENV,
   JWT_SECRET,
   JWT_SECRET_FILE,
@@ -223,6 +225,27 @@ export const SERVE_OPTIONS = {
     path: "stream.tokenRefreshWindowMs",
     toConfig: secondsToMs,
   }),
+  commandInterval: option({
+    flags: "--command-interval <seconds>",
+    env: "COMMAND_INTERVAL_SECONDS",
+    help: "at most one command per sensor this often, whoever sends it; 0 = no limit",
+    parse: parseSeconds,
+    default: d.commands.intervalMs / 1000,
+    path: "commands.intervalMs",
+    toConfig: secondsToMs,
+  }),
+  commandTimeout: option({
+    flags: "--command-timeout <seconds>",
+    env: "COMMAND_TIMEOUT_SECONDS",
+    help: "a command the device does not ack within this times out (after accepted: its " +
+      "duration plus this)",
+    parse: parsePositiveSeconds,
+    default: d.commands.timeoutMs / 1000,
+    path: "commands.timeoutMs",
+    toConfig: secondsToMs,
+  }),
+  commandTopic: { ...COMMAND_TOPIC, path: "commands.topic" },
+  commandAckTopic: { ...COMMAND_ACK_TOPIC, path: "commands.ackTopic" },
   maxClients: option({
     flags: "--max-clients <n>",
     env: "WS_MAX_CLIENTS",

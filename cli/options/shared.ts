@@ -3,6 +3,8 @@
  * each command's table spreads them and may change the help or default.
  * @module
  */
+import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { commandTopicProblem, DEFAULT_COMMAND_TOPIC } from "../../protocol/mod.ts";
 import { intInRange, parseDuration, parsePort, parseSensorList } from "../parse.ts";
 import { option } from "./table.ts";
 
@@ -43,6 +45,27 @@ export const TOPIC = option<string>({
   env: "MQTT_TOPIC",
   help: "MQTT topic filter; its '+' level is the sensor id",
 });
+/** Where each sensor's commands go (serve publishes, simulate listens). */
+export const COMMAND_TOPIC = option({
+  flags: "--command-topic <template>",
+  env: "COMMAND_TOPIC",
+  help: "MQTT topic of a sensor's commands; its '{id}' level is the sensor id",
+  default: DEFAULT_COMMAND_TOPIC,
+  parse: commandTemplate,
+});
+/** Where devices acknowledge commands (serve listens, simulate publishes). */
+export const COMMAND_ACK_TOPIC = option<string>({
+  flags: "--command-ack-topic <template>",
+  env: "COMMAND_ACK_TOPIC",
+  help: "MQTT topic of a sensor's command acks; '{id}' is the sensor id",
+  defaultText: "the command topic + /ack",
+  parse: commandTemplate,
+});
+function commandTemplate(text: string): string {
+  const problem = commandTopicProblem(text);
+  if (problem) throw new InvalidArgumentError(`'${text}' ${problem}`);
+  return text;
+}
 /** The HS256 secret shared by serve, tail and token: a secret. */
 export const JWT_SECRET = option<string>({
   flags: "--jwt-secret <secret>",

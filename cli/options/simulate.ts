@@ -5,9 +5,11 @@
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { OptionError } from "../../lib/errors.ts";
 import { DEFAULT_SENSORS, DEFAULT_TOPIC, topicFilterProblem } from "../../protocol/mod.ts";
-import type { Outage } from "../../sim/mod.ts";
+import { COMMAND_REPLIES, type CommandReply, type Outage } from "../../sim/mod.ts";
 import { intInRange, parseDuration, parseNonNegative } from "../parse.ts";
 import {
+  COMMAND_ACK_TOPIC,
+  COMMAND_TOPIC,
   CONNECT_TIMEOUT,
   COUNT,
   MQTT_PASSWORD,
@@ -166,6 +168,28 @@ export const SIMULATE_OPTIONS = {
       "the run (default 10s), then resumes; repeatable, e.g. V3:30s or V3:30s@1m",
     path: "outages",
     toConfig: (specs) => specs.map(parseOutage),
+  }),
+  commandTopic: {
+    ...COMMAND_TOPIC,
+    help: "MQTT topic a sensor's commands come on; '{id}' is the sensor id (only this " +
+      "run's sensors are listened to)",
+    path: "commandTopic",
+  },
+  commandAckTopic: {
+    ...COMMAND_ACK_TOPIC,
+    help: "MQTT topic a sensor acks its commands on; '{id}' is the sensor id " +
+      "(default: the command topic + /ack)",
+    path: "commandAckTopic",
+  },
+  commandReply: option<CommandReply>({
+    flags: "--command-reply <mode>",
+    env: "SIMULATE_COMMAND_REPLY",
+    help: "how sensors answer irrigate: done (accepted, moisture rises, done), fail " +
+      "(accepted, then failed: valve stuck), silent (no ack: the server times out), " +
+      "off (not listening)",
+    choices: COMMAND_REPLIES,
+    default: "done",
+    path: "commandReply",
   }),
   qos: option<"0" | "1">({
     flags: QOS_FLAGS,

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { OptionError } from "../../lib/errors.ts";
+import { OptionError, wordPaths } from "../../lib/errors.ts";
 import { UsageError } from "../errors.ts";
 import type { CliContext } from "../context.ts";
 import type { CliIo } from "../io.ts";
@@ -166,5 +166,5 @@ export function worded(text: string, table: OptionTable): string {
     const spec: OptionSpec = s;
     if (spec.path) byPath.set(spec.path, optionName(spec));
   }
-  return text.replace(/\{([\w.]+)\}/g, (_, path: string) => byPath.get(path) ?? path);
+  return wordPaths(text, (path) => byPath.get(path) ?? path);
 }
