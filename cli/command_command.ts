@@ -15,7 +15,6 @@ import {
   randomCommandId,
   runCommand,
 } from "../tail/command.ts";
-import { normalizeStreamUrl, tokenInUrl } from "../tail/url.ts";
 import type { CliContext } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
@@ -27,7 +26,7 @@ import {
   type OptionValues,
   valuesOf,
 } from "./options/table.ts";
-import { resolveSecret } from "./secrets.ts";
+import { streamAccessOf, streamUrlOf } from "./stream_access.ts";
 
 /** Exit code of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT), as shells report it. */
 export const INTERRUPTED_EXIT = 130;
@@ -138,14 +137,6 @@ function exitCodeOf(
   }
 }
 
-function streamUrlOf(text: string): URL {
-  try {
-    return normalizeStreamUrl(text);
-  } catch (error) {
-    throw new UsageError(`--url: ${(error as Error).message}`, { cause: error });
-  }
-}
-
 /**
  * The token given (flag, `?token=` in --url, variable), or one minted with the secret that may
  * send only this action to only this sensor, and lives as long as the command may take.
@@ -158,18 +149,7 @@ async function tokenOf(
   io: CliIo,
 ): Promise<string> {
   const o = COMMAND_OPTIONS;
-  const typed = fromCommandLine(cmd, "token");
-  const inUrl = typed ? undefined : tokenInUrl(url);
-  const given = await resolveSecret({ value: o.token }, {
-    value: typed ? flags.token : inUrl ?? flags.token,
-    fromCli: typed,
-  }, io);
-  // Resolved even when a token is given, so a secret typed on the command line is warned about.
-  const secret = await resolveSecret({ value: o.jwtSecret, file: o.jwtSecretFile }, {
-    value: flags.jwtSecret,
-    fromCli: fromCommandLine(cmd, "jwtSecret"),
-    file: flags.jwtSecretFile,
-  }, io);
+  const { given, secret } = await streamAccessOf(cmd, flags, { url, io });
   if (given) {
     if (fromCommandLine(cmd, "sub")) {
       throw new UsageError(

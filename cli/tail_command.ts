@@ -8,19 +8,13 @@ import { MIN_SECRET_BYTES, mintToken } from "../server/token.ts";
 import { runTail, type TailOptions, type TokenSource } from "../tail/client.ts";
 import { createOutput, type Output, type OutputFormat } from "../tail/output.ts";
 import { commandTokenSource } from "../tail/token_command.ts";
-import { displayUrl, normalizeStreamUrl, tokenInUrl } from "../tail/url.ts";
+import { displayUrl } from "../tail/url.ts";
 import { SPARKLINE_WIDTH } from "../tail/view.ts";
 import type { CliContext } from "./context.ts";
 import type { CliIo } from "./io.ts";
 import { NO_COLOR_ENV, TAIL_OPTIONS } from "./options/tail.ts";
-import {
-  addOptions,
-  fromCommandLine,
-  optionName,
-  type OptionValues,
-  valuesOf,
-} from "./options/table.ts";
-import { resolveSecret } from "./secrets.ts";
+import { addOptions, optionName, type OptionValues, valuesOf } from "./options/table.ts";
+import { streamAccessOf, streamUrlOf } from "./stream_access.ts";
 
 /**
  * Lifetime of a token `tail` mints itself; a fresh one is minted for every connection and
@@ -87,14 +81,6 @@ async function tail(cmd: Command, io: CliIo): Promise<void> {
   }, output);
 }
 
-function streamUrlOf(text: string): URL {
-  try {
-    return normalizeStreamUrl(text);
-  } catch (error) {
-    throw new UsageError(`--url: ${(error as Error).message}`, { cause: error });
-  }
-}
-
 function formatOf(flags: TailFlags, io: CliIo): OutputFormat {
   return flags.json ? "json" : flags.format ?? (io.isTerminal ? "table" : "json");
 }
@@ -109,28 +95,12 @@ async function tokenOf(
   url: URL,
   io: CliIo,
 ): Promise<TailOptions["token"]> {
-  // A `?token=` in --url (the banner of serve prints one) is sent as a header instead; it
-  // comes after --token and before the variable.
-  const o = TAIL_OPTIONS;
-  const typed = fromCommandLine(cmd, "token");
-  const inUrl = typed ? undefined : tokenInUrl(url);
-  const given = await resolveSecret({ value: o.token }, {
-    value: typed ? flags.token : inUrl ?? flags.token,
-    fromCli: typed,
-  }, io);
-  // Resolved even when a token is given, so a secret typed on the command line is warned about.
-  const secret = await resolveSecret({ value: o.jwtSecret, file: o.jwtSecretFile }, {
-    value: flags.jwtSecret,
-    fromCli: fromCommandLine(cmd, "jwtSecret"),
-    file: flags.jwtSecretFile,
-  }, io);
+  const { given, from, secret } = await streamAccessOf(cmd, flags, { url, io });
   const command = flags.tokenCommand;
   if (command !== undefined) {
     if (given) {
-      const from = typed ? "--token" : inUrl ? "a ?token= in --url" : o.token.env;
-      throw new UsageError(
-        `a token is given (${from}) and so is ${optionName(o.tokenCommand)}: give one of them`,
-      );
+      const other = optionName(TAIL_OPTIONS.tokenCommand);
+      throw new UsageError(`a token is given (${from}) and so is ${other}: give one of them`);
     }
     return await commandSource(command);
   }

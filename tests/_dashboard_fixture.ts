@@ -94,32 +94,3 @@ export async function assertCleanPage(probe: PageProbe, allow?: Allow): Promise<
     `problems on the page; all it logged:\n${probe.transcript()}`,
   );
 }
-
-/** A field device played by an MQTT client that acks only when the test says so. */
-export type ManualDevice = AsyncDisposable & {
-  /** Commands received on the sensor's command topic, as published. */
-  readonly received: Array<Record<string, unknown>>;
-  /** Publishes an ack of command `id` on the sensor's ack topic (QoS 1). */
-  ack(id: string, status: "accepted" | "done" | "failed", detail?: string): Promise<void>;
-};
-
-/** A device for `sensorId` on `url`: subscribed to `sensors/ID/commands`, acking on `…/ack`. */
-export async function manualDeviceOf(url: string, sensorId: string): Promise<ManualDevice> {
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 3_000 });
-  const topic = `sensors/${sensorId}/commands`;
-  const received: Array<Record<string, unknown>> = [];
-  client.on("message", (t, payload) => {
-    if (t === topic) received.push(JSON.parse(new TextDecoder().decode(payload)));
-  });
-  await client.subscribeAsync(topic, { qos: 1 });
-  return {
-    received,
-    async ack(id, status, detail) {
-      const body = JSON.stringify({ id, status, ...(detail === undefined ? {} : { detail }) });
-      await client.publishAsync(`${topic}/ack`, body, { qos: 1 });
-    },
-    async [Symbol.asyncDispose](): Promise<void> {
-      await client.endAsync();
-    },
-  };
-}

@@ -1,4 +1,7 @@
-/** A field device played by an MQTT.js client: it records commands and answers as told. */
+/**
+ * A field device played by an MQTT.js client: it records commands and answers as told, by a
+ * script given at the start or by `ack` when the test says so.
+ */
 import mqtt, { type MqttClient } from "mqtt";
 import { type CommandPublish, CommandPublishSchema } from "../protocol/mod.ts";
 import { waitFor } from "./_helpers.ts";
@@ -14,6 +17,11 @@ export interface Device extends AsyncDisposable {
   readonly received: Array<{ topic: string; command: CommandPublish | undefined; raw: string }>;
   /** Waits until `n` commands came. */
   until(n: number, ms?: number): Promise<void>;
+  /** Publishes an ack of command `id` on `sensorId`'s ack topic (QoS 1). */
+  ack(
+    sensorId: string,
+    ack: { id: string; status: "accepted" | "done" | "failed"; detail?: string },
+  ): Promise<void>;
 }
 
 /** Connects a device to `url`; `answer` says how it acks each command (default: silent). */
@@ -52,6 +60,11 @@ export async function startDevice(
   return {
     received,
     until: (n, ms = 3_000) => waitFor(() => received.length >= n, ms, `${n} commands`),
+    async ack(sensorId, ack) {
+      await client.publishAsync(`sensors/${sensorId}/commands/ack`, JSON.stringify(ack), {
+        qos: 1,
+      });
+    },
     async [Symbol.asyncDispose]() {
       for (const t of timers) clearTimeout(t);
       await client.endAsync(true);

@@ -4,7 +4,7 @@
  * Mosquitto and a device played over MQTT plays the whole way.
  */
 import assert from "node:assert/strict";
-import { envelopeOf, type ServerMessage } from "../protocol/mod.ts";
+import { envelopeOf } from "../protocol/mod.ts";
 import {
   type CommandMessage,
   type CommandOptions,
@@ -14,32 +14,8 @@ import {
 import { TailError } from "../tail/errors.ts";
 import { freePort, mintTestToken, startMosquitto, within } from "./_helpers.ts";
 import { startTestServer } from "./_server.ts";
-import { greeting, ScriptedServer } from "./_tail_servers.ts";
+import { AT, commandServer, ScriptedServer, status } from "./_command_servers.ts";
 import { startDevice } from "./_device.ts";
-
-const AT = new Date(Date.UTC(2025, 11, 6, 14, 30, 0));
-
-type Status = Extract<ServerMessage, { type: "command_status" }>["data"]["status"];
-
-/** A `command_status` for command `id` on V1. */
-function status(id: string, s: Status, more: { reason?: string; detail?: string } = {}) {
-  return envelopeOf("command_status", { id, sensor_id: "V1", status: s, ...more }, AT);
-}
-
-/**
- * A server that greets each client and answers its `command` with `reply(id)`: messages sent
- * at once, or a function given the socket for anything else.
- */
-function commandServer(reply: (id: string, ws: WebSocket) => ServerMessage[]): ScriptedServer {
-  return new ScriptedServer((ws) => {
-    for (const m of greeting()) ws.send(JSON.stringify(m));
-    ws.addEventListener("message", (e) => {
-      const msg = JSON.parse(String(e.data));
-      if (msg.type !== "command") return;
-      for (const m of reply(msg.id, ws)) ws.send(JSON.stringify(m));
-    });
-  });
-}
 
 function options(url: string, more: Partial<CommandOptions> = {}): CommandOptions {
   return {

@@ -6,33 +6,13 @@
 import assert from "node:assert/strict";
 import { decodeJwt, jwtVerify } from "jose";
 import { runCli } from "../cli/mod.ts";
-import { envelopeOf, type ServerMessage, ServerMessageSchema } from "../protocol/mod.ts";
+import { envelopeOf, ServerMessageSchema } from "../protocol/mod.ts";
 import { freePort, mintTestToken, startMosquitto, TEST_SECRET, within } from "./_helpers.ts";
 import { runMain } from "./_cli.ts";
 import { connectClient, startTestServer } from "./_server.ts";
 import { fakeIo } from "./_tail_io.ts";
-import { greeting, ScriptedServer } from "./_tail_servers.ts";
+import { AT, commandServer, ScriptedServer, status } from "./_command_servers.ts";
 import { startDevice } from "./_device.ts";
-
-const AT = new Date(Date.UTC(2025, 11, 6, 14, 30, 0));
-
-type Status = Extract<ServerMessage, { type: "command_status" }>["data"]["status"];
-
-function status(id: string, s: Status, more: { reason?: string; detail?: string } = {}) {
-  return envelopeOf("command_status", { id, sensor_id: "V1", status: s, ...more }, AT);
-}
-
-/** A server that greets each client and answers its `command` with `reply(id, socket)`. */
-function commandServer(reply: (id: string, ws: WebSocket) => ServerMessage[]): ScriptedServer {
-  return new ScriptedServer((ws) => {
-    for (const m of greeting()) ws.send(JSON.stringify(m));
-    ws.addEventListener("message", (e) => {
-      const msg = JSON.parse(String(e.data));
-      if (msg.type !== "command") return;
-      for (const m of reply(msg.id, ws)) ws.send(JSON.stringify(m));
-    });
-  });
-}
 
 /** Runs `command` in-process (bounded). */
 async function command(args: string[], env: Record<string, string> = {}) {

@@ -11,13 +11,13 @@ import {
   assertCleanPage,
   CONNECTED,
   dashboardUrl,
-  manualDeviceOf,
   publisherOf,
   valuesOf,
 } from "./_dashboard_fixture.ts";
 import { mintTestToken, startMosquitto, waitFor } from "./_helpers.ts";
 import { waitForReadyz } from "./_http.ts";
 import { startTestServer } from "./_server.ts";
+import { startDevice } from "./_device.ts";
 
 /** What a tile shows of its valve, its own last command, and whether it offers Irrigate. */
 interface Valve {
@@ -53,7 +53,7 @@ Deno.test("a page whose token may irrigate irrigates V1; a view-only page sees t
   });
   await waitForReadyz(server.httpUrl, 200);
   await using publisher = await publisherOf(mosquitto.url);
-  await using device = await manualDeviceOf(mosquitto.url, "V1");
+  await using device = await startDevice(mosquitto.url);
   for (const [i, id] of ["V1", "V2"].entries()) await publisher.send(id, valuesOf(i, 0));
 
   await using browser = await launchBrowser();
@@ -101,18 +101,18 @@ Deno.test("a page whose token may irrigate irrigates V1; a view-only page sees t
     await tile.getByRole("button", { name: "Irrigate V1" }).click();
     await waitFor(() => device.received.length > 0, 5_000, "the command at the device");
     assert.equal(device.received.length, 1, "one command reached the device");
-    const command = device.received[0]!;
+    const command = device.received[0]!.command!;
     assert.equal(command.action, "irrigate");
     assert.deepEqual(command.params, { duration_s: 45 });
     assert.equal(command.issued_by, "alice");
-    id = String(command.id);
+    id = command.id;
     const v = await until(alice.page, "V1", (v) => v.state === "sent");
     assert.equal(v.valve, "irrigation sent — by alice");
     assert.equal(v.status, "Sent; waiting for the valve…");
   });
 
   await t.step("the valve opens: both pages show V1 irrigating, by alice", async () => {
-    await device.ack(id, "accepted");
+    await device.ack("V1", { id, status: "accepted" });
     for (const page of pages) {
       const v = await until(page, "V1", (v) => v.state === "accepted");
       assert.equal(v.valve, "irrigating — by alice");
@@ -122,7 +122,7 @@ Deno.test("a page whose token may irrigate irrigates V1; a view-only page sees t
   });
 
   await t.step("it ends: both pages show V1 irrigated", async () => {
-    await device.ack(id, "done");
+    await device.ack("V1", { id, status: "done" });
     for (const page of pages) {
       const v = await until(page, "V1", (v) => v.state === "done");
       assert.equal(v.valve, "irrigated — by alice");

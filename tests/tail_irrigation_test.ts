@@ -8,7 +8,7 @@ import { runCli } from "../cli/mod.ts";
 import { type CommandEventStatus, envelopeOf, type ServerMessage } from "../protocol/mod.ts";
 import { createOutput, type OutputFormat } from "../tail/output.ts";
 import { formatCommandEvent, formatCommandStatus } from "../tail/format.ts";
-import { manualDeviceOf } from "./_dashboard_fixture.ts";
+import { startDevice } from "./_device.ts";
 import { mintTestToken, waitFor } from "./_helpers.ts";
 import { connectClient, payload, startTestServer } from "./_server.ts";
 import { fakeIo } from "./_tail_io.ts";
@@ -127,7 +127,7 @@ Deno.test("tail's table output shows irrigating, and no colours with NO_COLOR", 
 
 Deno.test("tail follows an irrigation sent by someone else, against the real server", async () => {
   await using server = await startTestServer();
-  await using device = await manualDeviceOf(server.mqttUrl, "V1");
+  await using device = await startDevice(server.mqttUrl);
   const viewer = await mintTestToken({}, { sub: "viewer" });
   const line = fakeIo();
   const table = fakeIo({ isTerminal: true, env: { NO_COLOR: "1" }, rows: 20 });
@@ -167,9 +167,9 @@ Deno.test("tail follows an irrigation sent by someone else, against the real ser
       params: { duration_s: 30 },
     });
     await waitFor(() => device.received.length === 1, 3_000, "the command at the device");
-    await device.ack("c-9", "accepted");
+    await device.ack("V1", { id: "c-9", status: "accepted" });
     await waitFor(() => table.stdout().includes("irrigating (alice)"), 3_000, "irrigating");
-    await device.ack("c-9", "done");
+    await device.ack("V1", { id: "c-9", status: "done" });
     await waitFor(() => table.stdout().includes("irrigated (alice)"), 3_000, "irrigated");
     await waitFor(() => line.stdout().includes(" V1 irrigated by=alice"), 3_000, "the line");
     await waitFor(() => json.stdout().includes('"status":"done"'), 3_000, "the JSON line");
